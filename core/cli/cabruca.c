@@ -1,0 +1,80 @@
+/*  =========================================================================
+    cabruca - the command-line interface: one entry point, one file per
+    subcommand (core/cli/cli_<name>.c). See docs/man/cabruca.md.
+    =========================================================================
+*/
+#include "config.h"
+#include "cli.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *name;
+    int (*main) (int argc, char **argv);
+    const char *summary;
+} s_command_t;
+
+static const s_command_t s_commands [] = {
+    { NULL, NULL, NULL }
+};
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "usage: cabruca [--version] [--help] COMMAND [ARGS...]\n"
+        "\n"
+        "cabruca: multi-agent coordination over ZeroMQ with EventBridge semantics.\n"
+        "\n"
+        "commands:\n");
+    for (const s_command_t *command = s_commands; command->name; command++)
+        fprintf (out, "  %-10s %s\n", command->name, command->summary);
+    fprintf (out,
+        "\n"
+        "Run `cabruca COMMAND --help` for a command's options.\n"
+        "Exit status: 0 success, 1 failure found, 2 usage or configuration error.\n");
+}
+
+bool
+cli_is_help (const char *arg)
+{
+    return arg && (strcmp (arg, "-h") == 0 || strcmp (arg, "--help") == 0);
+}
+
+const char *
+cli_schema_dir (void)
+{
+    const char *dir = getenv ("CABRUCA_SCHEMAS");
+    if (dir && *dir)
+        return dir;
+#ifdef CAB_SRC_SCHEMADIR
+    //  Run from the build tree: use the source tree's schemas.
+    if (access (CAB_SRC_SCHEMADIR "/envelope.json", R_OK) == 0)
+        return CAB_SRC_SCHEMADIR;
+#endif
+    return CAB_SCHEMADIR;
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 2) {
+        s_usage (stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_is_help (argv [1])) {
+        s_usage (stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp (argv [1], "--version") == 0) {
+        printf ("cabruca %s\n", PACKAGE_VERSION);
+        return CLI_EXIT_OK;
+    }
+    for (const s_command_t *command = s_commands; command->name; command++)
+        if (strcmp (argv [1], command->name) == 0)
+            return command->main (argc - 1, argv + 1);
+    fprintf (stderr, "cabruca: unknown command '%s' (see cabruca --help)\n", argv [1]);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,38 @@
+/*  =========================================================================
+    cli - shared declarations of the cabruca command-line interface
+
+    Each subcommand lives in its own file, core/cli/cli_<name>.c, and exports
+    one entry point `int cli_<name>_main (int argc, char **argv)` where argv[0]
+    is the subcommand's name. It returns the process exit status:
+        0  success
+        1  the command ran and found a failure (invalid input, NACKs, ...)
+        2  usage error, unreadable or invalid configuration/schema/pattern
+    Messages go to stderr as "cabruca <subcommand>: <message>".
+    =========================================================================
+*/
+#ifndef CLI_H_INCLUDED
+#define CLI_H_INCLUDED
+
+#include "cabruca.h"
+
+#define CLI_EXIT_OK      0
+#define CLI_EXIT_FAILURE 1
+#define CLI_EXIT_USAGE   2
+
+//  Longest input line the CLI accepts: an event is at most 256 KB, and a
+//  line may hold a little more (a schema, a rule); anything over is refused.
+#define CLI_LINE_MAX (1024 * 1024)
+
+//  Directory of the schemas: $CABRUCA_SCHEMAS, else the source tree's when
+//  run from a build tree, else the installed one. Borrowed, static.
+const char *
+    cli_schema_dir (void);
+
+//  True when argv[i] asks for help (-h or --help).
+bool
+    cli_is_help (const char *arg);
+
+int cli_schemas_main (int argc, char **argv);
+int cli_pattern_main (int argc, char **argv);
+
+#endif

@@ -1,0 +1,22 @@
+/*  =========================================================================
+    cabruca - multi-agent coordination over ZeroMQ with EventBridge semantics
+
+    The umbrella header of libcabruca, the public library agents link to.
+    Include only this header. Link with `pkg-config --libs libcabruca`.
+    =========================================================================
+*/
+#ifndef CABRUCA_H_INCLUDED
+#define CABRUCA_H_INCLUDED
+
+#define CAB_VERSION_MAJOR 0
+#define CAB_VERSION_MINOR 1
+#define CAB_VERSION_PATCH 0
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "cab_status.h"
+
+#endif
