@@ -8,11 +8,11 @@
 #include <string.h>
 
 struct _cab_lines_t {
-    FILE *file;             //  Input stream
-    bool owned;             //  Close file on destroy (not stdin)
-    size_t limit;           //  Longest line we accept
-    char *buffer;           //  limit + 2 bytes
-    size_t number;          //  Lines read so far
+    FILE *file;     //  Input stream
+    bool owned;     //  Close file on destroy (not stdin)
+    size_t limit;   //  Longest line we accept
+    char *buffer;   //  limit + 2 bytes
+    size_t number;  //  Lines read so far
 };
 
 char *
@@ -49,20 +49,16 @@ cab_file_read (const char *path, size_t limit, size_t *size_p, cab_error_t *erro
     const char *name = is_stdin ? "standard input" : path;
     if (!data)
         cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory reading %s", name);
-    else
-    if (size > limit) {
+    else if (size > limit) {
         cab_error_set (error, CAB_ERR_TOO_LARGE, NULL, "%s is larger than %zu bytes", name, limit);
         free (data);
         data = NULL;
-    }
-    else
-    if (ferror (file)) {
+    } else if (ferror (file)) {
         cab_error_set (error, CAB_ERR_IO, NULL, "cannot read %s: %s", name, strerror (errno));
         free (data);
         data = NULL;
-    }
-    else {
-        data [size] = '\0';
+    } else {
+        data[size] = '\0';
         if (size_p)
             *size_p = size;
     }
@@ -114,8 +110,7 @@ cab_lines_destroy (cab_lines_t **self_p)
 }
 
 cab_status_t
-cab_lines_next (cab_lines_t *self, const char **line_p, size_t *length_p,
-                cab_error_t *error)
+cab_lines_next (cab_lines_t *self, const char **line_p, size_t *length_p, cab_error_t *error)
 {
     size_t length = 0;
     bool too_long = false;
@@ -124,7 +119,7 @@ cab_lines_next (cab_lines_t *self, const char **line_p, size_t *length_p,
         if (c == '\n')
             break;
         if (length < self->limit + 1)
-            self->buffer [length++] = (char) c;
+            self->buffer[length++] = (char)c;
         else
             too_long = true;
     }
@@ -134,11 +129,11 @@ cab_lines_next (cab_lines_t *self, const char **line_p, size_t *length_p,
         return CAB_ERR_NOT_FOUND;
     self->number++;
     if (too_long || length > self->limit)
-        return cab_error_set (error, CAB_ERR_TOO_LARGE, NULL,
-                              "line %zu is longer than %zu bytes", self->number, self->limit);
-    if (length > 0 && self->buffer [length - 1] == '\r')
+        return cab_error_set (error, CAB_ERR_TOO_LARGE, NULL, "line %zu is longer than %zu bytes",
+                              self->number, self->limit);
+    if (length > 0 && self->buffer[length - 1] == '\r')
         length--;
-    self->buffer [length] = '\0';
+    self->buffer[length] = '\0';
     *line_p = self->buffer;
     if (length_p)
         *length_p = length;

@@ -13,47 +13,47 @@ typedef struct {
 
 //  Indexed by code. Keep in step with cab_status.h and docs/errors.md;
 //  tests/meta/errors-doc.sh checks all three.
-static const s_status_info_t s_status [CAB_STATUS_COUNT_] = {
-    [CAB_OK]                      = { "Ok", "success" },
-    [CAB_ERR_NOMEM]               = { "OutOfMemory", "out of memory" },
-    [CAB_ERR_INVALID_ARGUMENT]    = { "InvalidArgument", "invalid argument" },
-    [CAB_ERR_IO]                  = { "IoError", "input/output error" },
-    [CAB_ERR_INVALID_JSON]        = { "InvalidJson", "invalid JSON" },
-    [CAB_ERR_INVALID_UTF8]        = { "InvalidUtf8", "invalid UTF-8" },
-    [CAB_ERR_TOO_LARGE]           = { "TooLarge", "too large" },
-    [CAB_ERR_TOO_DEEP]            = { "TooDeep", "nested too deeply" },
-    [CAB_ERR_INVALID_ENVELOPE]    = { "InvalidEnvelope", "invalid event envelope" },
-    [CAB_ERR_SCHEMA_VIOLATION]    = { "SchemaViolation", "schema violation" },
-    [CAB_ERR_INVALID_SCHEMA]      = { "InvalidSchema", "invalid schema" },
-    [CAB_ERR_UNKNOWN_EVENT_TYPE]  = { "UnknownEventType", "unknown event type" },
-    [CAB_ERR_INVALID_PATTERN]     = { "InvalidPattern", "invalid event pattern" },
-    [CAB_ERR_ACCESS_DENIED]       = { "AccessDenied", "access denied" },
-    [CAB_ERR_STORE_UNAVAILABLE]   = { "StoreUnavailable", "event store unavailable" },
-    [CAB_ERR_PROTOCOL]            = { "ProtocolError", "protocol error" },
-    [CAB_ERR_UNSUPPORTED_VERSION] = { "UnsupportedVersion", "unsupported version" },
-    [CAB_ERR_TIMEOUT]             = { "Timeout", "timed out" },
-    [CAB_ERR_INVALID_CONFIG]      = { "InvalidConfig", "invalid configuration" },
-    [CAB_ERR_NOT_FOUND]           = { "NotFound", "not found" },
-    [CAB_ERR_BUSY]                = { "Busy", "busy: queue or window full" },
-    [CAB_ERR_DISCONNECTED]        = { "Disconnected", "disconnected" },
-    [CAB_ERR_UNRESOLVED_REF]      = { "UnresolvedRef", "unresolved schema reference" },
-    [CAB_ERR_INTERNAL]            = { "InternalError", "internal error" },
+static const s_status_info_t s_status[CAB_STATUS_COUNT_] = {
+    [CAB_OK] = {"Ok", "success"},
+    [CAB_ERR_NOMEM] = {"OutOfMemory", "out of memory"},
+    [CAB_ERR_INVALID_ARGUMENT] = {"InvalidArgument", "invalid argument"},
+    [CAB_ERR_IO] = {"IoError", "input/output error"},
+    [CAB_ERR_INVALID_JSON] = {"InvalidJson", "invalid JSON"},
+    [CAB_ERR_INVALID_UTF8] = {"InvalidUtf8", "invalid UTF-8"},
+    [CAB_ERR_TOO_LARGE] = {"TooLarge", "too large"},
+    [CAB_ERR_TOO_DEEP] = {"TooDeep", "nested too deeply"},
+    [CAB_ERR_INVALID_ENVELOPE] = {"InvalidEnvelope", "invalid event envelope"},
+    [CAB_ERR_SCHEMA_VIOLATION] = {"SchemaViolation", "schema violation"},
+    [CAB_ERR_INVALID_SCHEMA] = {"InvalidSchema", "invalid schema"},
+    [CAB_ERR_UNKNOWN_EVENT_TYPE] = {"UnknownEventType", "unknown event type"},
+    [CAB_ERR_INVALID_PATTERN] = {"InvalidPattern", "invalid event pattern"},
+    [CAB_ERR_ACCESS_DENIED] = {"AccessDenied", "access denied"},
+    [CAB_ERR_STORE_UNAVAILABLE] = {"StoreUnavailable", "event store unavailable"},
+    [CAB_ERR_PROTOCOL] = {"ProtocolError", "protocol error"},
+    [CAB_ERR_UNSUPPORTED_VERSION] = {"UnsupportedVersion", "unsupported version"},
+    [CAB_ERR_TIMEOUT] = {"Timeout", "timed out"},
+    [CAB_ERR_INVALID_CONFIG] = {"InvalidConfig", "invalid configuration"},
+    [CAB_ERR_NOT_FOUND] = {"NotFound", "not found"},
+    [CAB_ERR_BUSY] = {"Busy", "busy: queue or window full"},
+    [CAB_ERR_DISCONNECTED] = {"Disconnected", "disconnected"},
+    [CAB_ERR_UNRESOLVED_REF] = {"UnresolvedRef", "unresolved schema reference"},
+    [CAB_ERR_INTERNAL] = {"InternalError", "internal error"},
 };
 
 const char *
 cab_strerror (cab_status_t code)
 {
-    if ((int) code < 0 || code >= CAB_STATUS_COUNT_ || !s_status [code].text)
+    if ((int)code < 0 || code >= CAB_STATUS_COUNT_ || !s_status[code].text)
         return "unknown status";
-    return s_status [code].text;
+    return s_status[code].text;
 }
 
 const char *
 cab_status_name (cab_status_t code)
 {
-    if ((int) code < 0 || code >= CAB_STATUS_COUNT_ || !s_status [code].name)
+    if ((int)code < 0 || code >= CAB_STATUS_COUNT_ || !s_status[code].name)
         return "Unknown";
-    return s_status [code].name;
+    return s_status[code].name;
 }
 
 int
@@ -62,7 +62,7 @@ cab_status_from_name (const char *name)
     if (!name)
         return -1;
     for (int code = 0; code < CAB_STATUS_COUNT_; code++)
-        if (s_status [code].name && strcmp (s_status [code].name, name) == 0)
+        if (s_status[code].name && strcmp (s_status[code].name, name) == 0)
             return code;
     return -1;
 }
@@ -83,8 +83,8 @@ cab_error_clear (cab_error_t *error)
     if (!error)
         return;
     error->code = CAB_OK;
-    error->path [0] = '\0';
-    error->text [0] = '\0';
+    error->path[0] = '\0';
+    error->text[0] = '\0';
 }
 
 //  Copy src into a fixed buffer, marking truncation with "...".
@@ -101,8 +101,8 @@ s_copy_truncated (char *dest, size_t size, const char *src)
 }
 
 cab_status_t
-cab_error_setv (cab_error_t *error, cab_status_t code, const char *path,
-                const char *format, va_list args)
+cab_error_setv (cab_error_t *error, cab_status_t code, const char *path, const char *format,
+                va_list args)
 {
     if (!error)
         return code;
@@ -110,20 +110,17 @@ cab_error_setv (cab_error_t *error, cab_status_t code, const char *path,
     s_copy_truncated (error->path, sizeof error->path, path ? path : "");
     if (format) {
         int needed = vsnprintf (error->text, sizeof error->text, format, args);
-        if (needed >= (int) sizeof error->text)
+        if (needed >= (int)sizeof error->text)
             memcpy (error->text + sizeof error->text - 4, "...", 4);
-        else
-        if (needed < 0)
+        else if (needed < 0)
             s_copy_truncated (error->text, sizeof error->text, cab_strerror (code));
-    }
-    else
+    } else
         s_copy_truncated (error->text, sizeof error->text, cab_strerror (code));
     return code;
 }
 
 cab_status_t
-cab_error_set (cab_error_t *error, cab_status_t code, const char *path,
-               const char *format, ...)
+cab_error_set (cab_error_t *error, cab_status_t code, const char *path, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
@@ -138,11 +135,11 @@ cab_error_format (const cab_error_t *error, char *buffer, size_t size)
     if (!buffer || size == 0)
         return buffer;
     if (!error) {
-        buffer [0] = '\0';
+        buffer[0] = '\0';
         return buffer;
     }
-    const char *text = error->text [0] ? error->text : cab_strerror (error->code);
-    if (error->path [0])
+    const char *text = error->text[0] ? error->text : cab_strerror (error->code);
+    if (error->path[0])
         snprintf (buffer, size, "%s: %s", error->path, text);
     else
         snprintf (buffer, size, "%s", text);

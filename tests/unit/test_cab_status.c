@@ -9,15 +9,15 @@
 START_TEST (test_names_round_trip)
 {
     for (int code = 0; code < CAB_STATUS_COUNT_; code++) {
-        const char *name = cab_status_name ((cab_status_t) code);
+        const char *name = cab_status_name ((cab_status_t)code);
         ck_assert_str_ne (name, "Unknown");
         ck_assert_int_eq (cab_status_from_name (name), code);
-        ck_assert_str_ne (cab_strerror ((cab_status_t) code), "unknown status");
+        ck_assert_str_ne (cab_strerror ((cab_status_t)code), "unknown status");
     }
     ck_assert_str_eq (cab_status_name (CAB_ERR_SCHEMA_VIOLATION), "SchemaViolation");
-    ck_assert_str_eq (cab_status_name ((cab_status_t) 9999), "Unknown");
-    ck_assert_str_eq (cab_status_name ((cab_status_t) -1), "Unknown");
-    ck_assert_str_eq (cab_strerror ((cab_status_t) 9999), "unknown status");
+    ck_assert_str_eq (cab_status_name ((cab_status_t)9999), "Unknown");
+    ck_assert_str_eq (cab_status_name ((cab_status_t)-1), "Unknown");
+    ck_assert_str_eq (cab_strerror ((cab_status_t)9999), "unknown status");
     ck_assert_int_eq (cab_status_from_name ("NoSuchThing"), -1);
     ck_assert_int_eq (cab_status_from_name (NULL), -1);
 }
@@ -44,7 +44,7 @@ START_TEST (test_error_record)
     ck_assert_int_eq (cab_error_set (&error, CAB_ERR_SCHEMA_VIOLATION, "/detail/severity",
                                      "must be one of %s", "LOW, MEDIUM, HIGH, CRITICAL"),
                       CAB_ERR_SCHEMA_VIOLATION);
-    char buffer [256];
+    char buffer[256];
     ck_assert_str_eq (cab_error_format (&error, buffer, sizeof buffer),
                       "/detail/severity: must be one of LOW, MEDIUM, HIGH, CRITICAL");
     cab_error_set (&error, CAB_ERR_IO, NULL, NULL);
@@ -58,16 +58,16 @@ END_TEST
 
 START_TEST (test_error_truncation)
 {
-    char long_text [2000];
+    char long_text[2000];
     memset (long_text, 'x', sizeof long_text - 1);
-    long_text [sizeof long_text - 1] = '\0';
+    long_text[sizeof long_text - 1] = '\0';
     cab_error_t error;
     cab_error_set (&error, CAB_ERR_INVALID_JSON, long_text, "%s", long_text);
     ck_assert_uint_eq (strlen (error.path), CAB_ERROR_PATH_MAX - 1);
     ck_assert_uint_eq (strlen (error.text), CAB_ERROR_TEXT_MAX - 1);
     ck_assert_str_eq (error.text + CAB_ERROR_TEXT_MAX - 4, "...");
     ck_assert_str_eq (error.path + CAB_ERROR_PATH_MAX - 4, "...");
-    char small [8];
+    char small[8];
     cab_error_format (&error, small, sizeof small);
     ck_assert_uint_eq (strlen (small), 7);
 }

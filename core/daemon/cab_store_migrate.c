@@ -1,0 +1,210 @@
+/*  =========================================================================
+    cab_store_migrate - store schema creation, version check and upgrades
+
+    The store schema is versioned in its meta table (format "cabruca-store",
+    schema_version N). A store of version N < current is upgraded by running
+    the steps N -> N+1 -> ... in order, in the same transaction as the
+    version check, so a crash mid-upgrade leaves the old version intact.
+
+    History:
+      1  events (seq, id, time_ms, source, detail_type, text); unique id,
+         time index. The first prototype layout.
+      2  + agent_id, correlation_id (backfilled from the text), received_ms
+         (backfilled with time_ms); indexes by (source, detail_type,
+         time_ms) and by correlation_id.
+    =========================================================================
+*/
+#include "cab_store_migrate.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAB_STORE_FORMAT "cabruca-store"
+
+//  The current schema, created in one go in an empty file.
+static const char *s_create_sql =
+    "CREATE TABLE meta ("
+    "  key TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  time_ms INTEGER NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  detail_type TEXT NOT NULL,"
+    "  agent_id TEXT,"
+    "  correlation_id TEXT,"
+    "  received_ms INTEGER NOT NULL,"
+    "  text TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX events_id ON events (id);"
+    "CREATE INDEX events_time ON events (time_ms);"
+    "CREATE INDEX events_source_type_time ON events (source, detail_type, time_ms);"
+    "CREATE INDEX events_correlation ON events (correlation_id);"
+    "INSERT INTO meta (key, value) VALUES ('format', '" CAB_STORE_FORMAT "');";
+
+//  Upgrade steps: steps[i] takes version i+1 to version i+2.
+static const char *s_upgrade_sql[] = {
+    //  1 -> 2
+    "ALTER TABLE events ADD COLUMN agent_id TEXT;"
+    "ALTER TABLE events ADD COLUMN correlation_id TEXT;"
+    "ALTER TABLE events ADD COLUMN received_ms INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE events SET"
+    "  agent_id = CASE WHEN json_valid (text)"
+    "    AND json_type (text, '$.detail.agent_id') = 'text'"
+    "    THEN json_extract (text, '$.detail.agent_id') END,"
+    "  correlation_id = CASE WHEN json_valid (text)"
+    "    AND json_type (text, '$.detail.correlation_id') = 'text'"
+    "    THEN json_extract (text, '$.detail.correlation_id') END,"
+    "  received_ms = time_ms;"
+    "CREATE INDEX events_source_type_time ON events (source, detail_type, time_ms);"
+    "CREATE INDEX events_correlation ON events (correlation_id);",
+};
+_Static_assert(sizeof s_upgrade_sql / sizeof s_upgrade_sql[0] == CABI_STORE_VERSION - 1,
+               "one upgrade step per older version");
+
+cab_status_t
+cabi_store_error (sqlite3 *db, int rc, const char *path, const char *what, cab_error_t *error)
+{
+    int primary = rc & 0xff;
+    cab_status_t code = CAB_ERR_STORE_UNAVAILABLE;
+    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT)
+        code = CAB_ERR_IO;
+    const char *message = db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
+    if (strcmp (message, sqlite3_errstr (rc)) == 0)
+        return cab_error_set (error, code, NULL, "store %s: %s: %s (SQLite code %d)", path, what,
+                              message, rc);
+    return cab_error_set (error, code, NULL, "store %s: %s: %s (%s)", path, what, message,
+                          sqlite3_errstr (rc));
+}
+
+//  Run one statement returning one integer column; *value_p unchanged when
+//  no row. Returns the SQLite code.
+static int
+s_query_int (sqlite3 *db, const char *sql, const char *key, int64_t *value_p)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (key)
+        sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step (stmt);
+    if (rc == SQLITE_ROW) {
+        *value_p = sqlite3_column_int64 (stmt, 0);
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize (stmt);
+    return rc;
+}
+
+//  Read the format and version of a store. *version_p is 0 for a file with
+//  no tables at all (a new store). Returns a cabruca code.
+static cab_status_t
+s_read_version (sqlite3 *db, const char *path, int64_t *version_p, cab_error_t *error)
+{
+    int64_t tables = 0, has_meta = 0, formats = 0, version = -1;
+    int rc = s_query_int (db, "SELECT count(*) FROM sqlite_master", NULL, &tables);
+    if (rc != SQLITE_OK)
+        return cabi_store_error (db, rc, path, "cannot read the schema", error);
+    if (tables == 0) {
+        *version_p = 0;
+        return CAB_OK;
+    }
+    rc = s_query_int (db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+                      "meta", &has_meta);
+    if (rc == SQLITE_OK && has_meta)
+        rc = s_query_int (db, "SELECT count(*) FROM meta WHERE key = 'format' AND value = ?",
+                          CAB_STORE_FORMAT, &formats);
+    if (rc == SQLITE_OK && formats)
+        rc = s_query_int (db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?",
+                          "schema_version", &version);
+    if (rc != SQLITE_OK)
+        return cabi_store_error (db, rc, path, "cannot read the store version", error);
+    if (!has_meta || !formats || version < 1)
+        return cab_error_set (error, CAB_ERR_IO, NULL,
+                              "store %s: an SQLite database, but not a cabruca event store", path);
+    *version_p = version;
+    return CAB_OK;
+}
+
+static cab_status_t
+s_newer (const char *path, int64_t version, cab_error_t *error)
+{
+    return cab_error_set (error, CAB_ERR_UNSUPPORTED_VERSION, NULL,
+                          "store %s: schema version %lld is newer than this cabruca's (%d); "
+                          "use a newer cabruca",
+                          path, (long long)version, CABI_STORE_VERSION);
+}
+
+static int
+s_exec (sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec (db, sql, NULL, NULL, NULL);
+}
+
+cab_status_t
+cabi_store_migrate (sqlite3 *db, const char *path, cab_error_t *error)
+{
+    int rc = s_exec (db, "BEGIN IMMEDIATE");
+    if (rc != SQLITE_OK)
+        return cabi_store_error (db, rc, path, "cannot begin the schema transaction", error);
+    int64_t version = 0;
+    cab_status_t status = s_read_version (db, path, &version, error);
+    if (status == CAB_OK && version > CABI_STORE_VERSION)
+        status = s_newer (path, version, error);
+    bool changed = status == CAB_OK && version != CABI_STORE_VERSION;
+    if (status == CAB_OK && version == 0) {
+        rc = s_exec (db, s_create_sql);
+        if (rc != SQLITE_OK)
+            status = cabi_store_error (db, rc, path, "cannot create the store", error);
+        version = CABI_STORE_VERSION;
+    }
+    while (status == CAB_OK && version < CABI_STORE_VERSION) {
+        rc = s_exec (db, s_upgrade_sql[version - 1]);
+        if (rc != SQLITE_OK) {
+            char what[96];
+            snprintf (what, sizeof what, "cannot upgrade from version %lld", (long long)version);
+            status = cabi_store_error (db, rc, path, what, error);
+        }
+        version++;
+    }
+    if (status == CAB_OK && changed) {
+        char sql[128];
+        snprintf (sql, sizeof sql,
+                  "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '%d')",
+                  CABI_STORE_VERSION);
+        rc = s_exec (db, sql);
+        if (rc != SQLITE_OK)
+            status = cabi_store_error (db, rc, path, "cannot record the store version", error);
+    }
+    if (status == CAB_OK) {
+        rc = s_exec (db, "COMMIT");
+        if (rc != SQLITE_OK)
+            status = cabi_store_error (db, rc, path, "cannot commit the schema", error);
+    }
+    if (status != CAB_OK && !sqlite3_get_autocommit (db))
+        s_exec (db, "ROLLBACK");
+    return status;
+}
+
+cab_status_t
+cabi_store_check_version (sqlite3 *db, const char *path, cab_error_t *error)
+{
+    int64_t version = 0;
+    cab_status_t status = s_read_version (db, path, &version, error);
+    if (status != CAB_OK)
+        return status;
+    if (version == 0)
+        return cab_error_set (error, CAB_ERR_IO, NULL, "store %s: empty, not a cabruca event store",
+                              path);
+    if (version > CABI_STORE_VERSION)
+        return s_newer (path, version, error);
+    if (version < CABI_STORE_VERSION)
+        return cab_error_set (error, CAB_ERR_UNSUPPORTED_VERSION, NULL,
+                              "store %s: schema version %lld is older than this cabruca's (%d); "
+                              "the broker upgrades it when it next opens the store",
+                              path, (long long)version, CABI_STORE_VERSION);
+    return CAB_OK;
+}
