@@ -16,25 +16,26 @@ typedef struct {
     const char *summary;
 } s_command_t;
 
-static const s_command_t s_commands [] = {
-    { NULL, NULL, NULL }
-};
+static const s_command_t s_commands[] = {
+    {"schemas", cli_schemas_main, "list event types; validate events against their schemas"},
+    {"pattern", cli_pattern_main, "check EventBridge event patterns and match events offline"},
+    {"publish", cli_publish_main, "publish events to the broker; print each ACK or NACK"},
+    {"status", cli_status_main, "show the broker's counters, agents and store size"},
+    {NULL, NULL, NULL}};
 
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
-        "usage: cabruca [--version] [--help] COMMAND [ARGS...]\n"
-        "\n"
-        "cabruca: multi-agent coordination over ZeroMQ with EventBridge semantics.\n"
-        "\n"
-        "commands:\n");
+    fprintf (out, "usage: cabruca [--version] [--help] COMMAND [ARGS...]\n"
+                  "\n"
+                  "cabruca: multi-agent coordination over ZeroMQ with EventBridge semantics.\n"
+                  "\n"
+                  "commands:\n");
     for (const s_command_t *command = s_commands; command->name; command++)
         fprintf (out, "  %-10s %s\n", command->name, command->summary);
-    fprintf (out,
-        "\n"
-        "Run `cabruca COMMAND --help` for a command's options.\n"
-        "Exit status: 0 success, 1 failure found, 2 usage or configuration error.\n");
+    fprintf (out, "\n"
+                  "Run `cabruca COMMAND --help` for a command's options.\n"
+                  "Exit status: 0 success, 1 failure found, 2 usage or configuration error.\n");
 }
 
 bool
@@ -64,17 +65,17 @@ main (int argc, char **argv)
         s_usage (stderr);
         return CLI_EXIT_USAGE;
     }
-    if (cli_is_help (argv [1])) {
+    if (cli_is_help (argv[1])) {
         s_usage (stdout);
         return CLI_EXIT_OK;
     }
-    if (strcmp (argv [1], "--version") == 0) {
+    if (strcmp (argv[1], "--version") == 0) {
         printf ("cabruca %s\n", PACKAGE_VERSION);
         return CLI_EXIT_OK;
     }
     for (const s_command_t *command = s_commands; command->name; command++)
-        if (strcmp (argv [1], command->name) == 0)
+        if (strcmp (argv[1], command->name) == 0)
             return command->main (argc - 1, argv + 1);
-    fprintf (stderr, "cabruca: unknown command '%s' (see cabruca --help)\n", argv [1]);
+    fprintf (stderr, "cabruca: unknown command '%s' (see cabruca --help)\n", argv[1]);
     return CLI_EXIT_USAGE;
 }

@@ -18,5 +18,10 @@
 #include <jansson.h>
 
 #include "cab_status.h"
+#include "cab_schema.h"
+#include "cab_pattern.h"
+#include "cab_event.h"
+#include "cab_registry.h"
+#include "cab_client.h"
 
 #endif

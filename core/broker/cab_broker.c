@@ -1,0 +1,423 @@
+/*  =========================================================================
+    cab_broker - the broker class: an actor with one poll loop over its
+    command pipe, the agents' ROUTER socket and the store writer; the peers
+    table (heartbeats, forgetting silent peers) and the counters.
+    =========================================================================
+*/
+#include "config.h"
+#include "cab_broker_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+//  Largest number of agents listed by name in STATUS-REPLY.
+#define S_STATUS_AGENTS_MAX 100
+//  How long the ROUTER keeps unsent replies when the broker stops, ms.
+#define S_LINGER_MS 500
+//  The ROUTER's receive high-water mark (per peer pipe). Its send HWM is
+//  twice the window plus room for heartbeats: a peer that reads never gets
+//  near it, a peer that does not read hits it soon (docs/protocol.md).
+#define S_ROUTER_RCVHWM 200000
+#define S_ROUTER_SNDHWM(window) ((int) (2 * (window) + 1000))
+//  Largest message the ROUTER accepts (bigger ones drop the connection).
+#define S_MAX_MSG_SIZE (1024 * 1024)
+
+struct _cab_broker_t {
+    zactor_t *actor;
+    cabi_broker_t *state;   //  Used by the actor's thread while it runs
+    char *endpoints [CAB_BROKER_MAX_ENDPOINTS + 1];
+};
+
+static void
+s_identity_key (zframe_t *identity, char *key)
+{
+    static const char hex [] = "0123456789abcdef";
+    const unsigned char *data = zframe_data (identity);
+    size_t size = zframe_size (identity);
+    if (size > CABI_IDENTITY_MAX)
+        size = CABI_IDENTITY_MAX;
+    for (size_t index = 0; index < size; index++) {
+        key [2 * index] = hex [data [index] >> 4];
+        key [2 * index + 1] = hex [data [index] & 15];
+    }
+    key [2 * size] = 0;
+}
+
+cabi_peer_t *
+cabi_broker_peer (cabi_broker_t *self, zframe_t *identity)
+{
+    char key [2 * CABI_IDENTITY_MAX + 1];
+    s_identity_key (identity, key);
+    return (cabi_peer_t *) zhashx_lookup (self->peers, key);
+}
+
+static void
+s_peer_destroy (void **item_p)
+{
+    cabi_peer_t *peer = (cabi_peer_t *) *item_p;
+    if (peer) {
+        zframe_destroy (&peer->identity);
+        free (peer);
+        *item_p = NULL;
+    }
+}
+
+cabi_peer_t *
+cabi_broker_peer_add (cabi_broker_t *self, zframe_t *identity)
+{
+    cabi_peer_t *peer = cabi_broker_peer (self, identity);
+    if (peer)
+        return peer;
+    if (zhashx_size (self->peers) >= self->config->max_peers)
+        return NULL;
+    peer = (cabi_peer_t *) calloc (1, sizeof *peer);
+    if (!peer)
+        return NULL;
+    s_identity_key (identity, peer->key);
+    peer->identity = zframe_dup (identity);
+    peer->last_seen = zclock_mono ();
+    if (!peer->identity || zhashx_insert (self->peers, peer->key, peer) != 0) {
+        void *item = peer;
+        s_peer_destroy (&item);
+        return NULL;
+    }
+    return peer;
+}
+
+void
+cabi_broker_peer_forget (cabi_broker_t *self, cabi_peer_t *peer)
+{
+    //  Its events at the writer are still answered, by routing id.
+    self->peers_forgotten++;
+    zhashx_delete (self->peers, peer->key);
+}
+
+void
+cabi_broker_send (cabi_broker_t *self, zframe_t *identity, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    zframe_t *copy = zframe_dup (identity);
+    if (!msg || !copy || zmsg_prepend (msg, &copy) != 0) {
+        zframe_destroy (&copy);
+        zmsg_destroy (&msg);
+        self->send_failures++;
+        return;
+    }
+    if (zmsg_send (&msg, self->router) == 0) {
+        cabi_peer_t *peer = cabi_broker_peer (self, identity);
+        if (peer)
+            peer->send_failures = 0;
+        return;
+    }
+    int error = errno;
+    zmsg_destroy (&msg);
+    self->send_failures++;
+    cabi_peer_t *peer = cabi_broker_peer (self, identity);
+    if (!peer)
+        return;
+    if (error == EHOSTUNREACH) {
+        cabi_broker_peer_forget (self, peer); //  Disconnected
+        return;
+    }
+    //  The peer does not read: its pipe is full. Drop this reply; past a
+    //  whole window of failures, forget the peer.
+    if (peer->send_failures++ == 0)
+        zsys_warning ("cabruca-broker: agent '%s' does not read its replies (%s); dropping them",
+                      peer->agent_id [0] ? peer->agent_id : "?", zmq_strerror (error));
+    if (peer->send_failures > self->config->max_in_flight) {
+        zsys_warning ("cabruca-broker: forgetting agent '%s' after %" PRIu64 " dropped replies",
+                      peer->agent_id [0] ? peer->agent_id : "?", peer->send_failures);
+        cabi_broker_peer_forget (self, peer);
+    }
+}
+
+//  Send heartbeats and forget the peers that went silent. (The peers are
+//  listed first: a lookup in the table moves the table's cursor.)
+static void
+s_heartbeat (cabi_broker_t *self, int64_t now)
+{
+    zlistx_t *peers = zlistx_new ();
+    if (!peers)
+        return;
+    for (cabi_peer_t *peer = (cabi_peer_t *) zhashx_first (self->peers); peer;
+         peer = (cabi_peer_t *) zhashx_next (self->peers))
+        zlistx_add_end (peers, peer);
+    for (cabi_peer_t *peer = (cabi_peer_t *) zlistx_first (peers); peer;
+         peer = (cabi_peer_t *) zlistx_next (peers)) {
+        //  cabi_broker_send may have forgotten it meanwhile.
+        if (zhashx_lookup (self->peers, peer->key) != peer)
+            continue;
+        if (now - peer->last_seen > self->config->timeout_ms)
+            cabi_broker_peer_forget (self, peer);
+        else if (peer->session) {
+            zmsg_t *msg = cabi_proto_new_simple (CABI_PROTO_HEARTBEAT);
+            cabi_broker_send (self, peer->identity, &msg);
+        }
+    }
+    zlistx_destroy (&peers);
+}
+
+static json_t *
+s_counts (const uint64_t *counts)
+{
+    json_t *object = json_object ();
+    for (int code = 1; code < CAB_STATUS_COUNT_; code++)
+        if (counts [code])
+            json_object_set_new (object, cab_status_name ((cab_status_t) code),
+                                 json_integer ((json_int_t) counts [code]));
+    return object;
+}
+
+json_t *
+cabi_broker_status (cabi_broker_t *self)
+{
+    int64_t now = zclock_mono ();
+    uint64_t nacked = 0, connected = 0;
+    for (int code = 1; code < CAB_STATUS_COUNT_; code++)
+        nacked += self->nacked [code];
+    json_t *agents = json_array ();
+    for (cabi_peer_t *peer = (cabi_peer_t *) zhashx_first (self->peers); peer;
+         peer = (cabi_peer_t *) zhashx_next (self->peers)) {
+        if (!peer->session)
+            continue;
+        if (connected++ < S_STATUS_AGENTS_MAX)
+            json_array_append_new (agents, json_pack ("{s:s,s:I,s:I}", "agent_id", peer->agent_id,
+                                                      "in_flight", (json_int_t) peer->in_flight,
+                                                      "idle_ms", (json_int_t) (now - peer->last_seen)));
+    }
+    cabi_writer_stats_t *ws = &self->writer_stats;
+    int64_t commits = __atomic_load_n (&ws->commits, __ATOMIC_RELAXED);
+    int64_t commit_us = __atomic_load_n (&ws->commit_us, __ATOMIC_RELAXED);
+    return json_pack (
+        "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f}}",
+        "broker", "cabruca " PACKAGE_VERSION, "protocol", CABI_PROTO_VERSION, "uptime_ms",
+        (json_int_t) (now - self->started), "received", (json_int_t) self->received, "stored",
+        (json_int_t) self->stored, "duplicates", (json_int_t) self->duplicates, "nacked",
+        s_counts (self->nacked), "nacked_total", (json_int_t) nacked, "errors",
+        s_counts (self->errors), "send_failures", (json_int_t) self->send_failures,
+        "peers_forgotten", (json_int_t) self->peers_forgotten, "in_flight",
+        (json_int_t) self->in_flight, "connected_agents", (json_int_t) connected, "agents",
+        agents, "store", "path", self->config->store_path, "durability",
+        self->config->durability == CAB_STORE_FULL ? "full" : "normal", "bytes",
+        (json_int_t) __atomic_load_n (&ws->store_bytes, __ATOMIC_RELAXED), "last_seq",
+        (json_int_t) __atomic_load_n (&ws->last_seq, __ATOMIC_RELAXED), "commits",
+        (json_int_t) commits, "failures",
+        (json_int_t) __atomic_load_n (&ws->failures, __ATOMIC_RELAXED), "mean_commit_ms",
+        commits ? commit_us / 1000.0 / commits : 0.0);
+}
+
+//  Open the registry, the writer and the ROUTER; bind. Returns CAB_OK or
+//  an error; on success `endpoints` gets the resolved endpoints.
+static cab_status_t
+s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
+{
+    cab_broker_config_t *config = self->config;
+    if (config->endpoint_count == 0 || !config->store_path)
+        return cab_error_set (error, CAB_ERR_INVALID_CONFIG, NULL,
+                              "a broker needs at least one endpoint and a store");
+    if (config->schemas_dir) {
+        self->registry = cab_registry_new ();
+        if (!self->registry)
+            return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        cab_status_t status = cab_registry_load_dir (self->registry, config->schemas_dir, error);
+        if (status != CAB_OK)
+            return status;
+    }
+    self->peers = zhashx_new ();
+    self->accum = cabi_batch_new (config->batch_max);
+    self->spare = cabi_batch_new (config->batch_max);
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->peers || !self->accum || !self->spare || !self->router)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    zhashx_set_destructor (self->peers, s_peer_destroy);
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_sndhwm (self->router, S_ROUTER_SNDHWM (config->max_in_flight));
+    zsock_set_rcvhwm (self->router, S_ROUTER_RCVHWM);
+    zsock_set_sndtimeo (self->router, 0);
+    zsock_set_rcvtimeo (self->router, 0);
+    zsock_set_maxmsgsize (self->router, S_MAX_MSG_SIZE);
+    zsock_set_linger (self->router, S_LINGER_MS);
+    self->writer =
+        cabi_writer_new (config->store_path, config->durability, &self->writer_stats, error);
+    if (!self->writer)
+        return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
+    for (size_t index = 0; index < config->endpoint_count; index++) {
+        if (zsock_bind (self->router, "%s", config->endpoints [index]) < 0)
+            return cab_error_set (error, CAB_ERR_IO, NULL, "cannot bind %s: %s",
+                                  config->endpoints [index], zmq_strerror (zmq_errno ()));
+        char *resolved = zsock_last_endpoint (self->router);
+        zlistx_add_end (endpoints, resolved ? resolved : config->endpoints [index]);
+        zstr_free (&resolved);
+    }
+    return CAB_OK;
+}
+
+//  The actor's loop: until $TERM, then drain.
+static void
+s_run (cabi_broker_t *self, zsock_t *pipe)
+{
+    bool terminating = false;
+    int64_t next_heartbeat = zclock_mono () + self->config->heartbeat_ms;
+    zmq_pollitem_t items [] = { { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+                                { zsock_resolve (self->writer), 0, ZMQ_POLLIN, 0 },
+                                { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 } };
+    while (!terminating || self->writer_busy || self->accum->count > 0) {
+        //  Backpressure: while the filling batch is full, leave the ROUTER
+        //  alone; when draining, read nothing more from it.
+        bool read_router = !terminating && self->accum->count < self->accum->capacity;
+        int64_t now = zclock_mono ();
+        long wait = next_heartbeat > now ? (long) (next_heartbeat - now) : 0;
+        if (zmq_poll (items, read_router ? 3 : 2, wait) < 0)
+            break; //  Interrupted: the context is going down
+        if (items [0].revents & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            if (!command || streq (command, "$TERM"))
+                terminating = true;
+            else if (streq (command, "STATUS")) {
+                json_t *status = cabi_broker_status (self);
+                char *text = status ? json_dumps (status, JSON_COMPACT) : NULL;
+                zstr_send (pipe, text ? text : "{}");
+                free (text);
+                json_decref (status);
+            }
+            zstr_free (&command);
+        }
+        if (items [1].revents & ZMQ_POLLIN) {
+            cabi_batch_t *batch = cabi_writer_recv (self->writer);
+            if (batch)
+                cabi_broker_answer (self, batch);
+        }
+        if (read_router && (items [2].revents & ZMQ_POLLIN))
+            cabi_broker_ingest (self);
+        cabi_broker_dispatch (self);
+        now = zclock_mono ();
+        if (now >= next_heartbeat) {
+            s_heartbeat (self, now);
+            next_heartbeat = now + self->config->heartbeat_ms;
+        }
+    }
+    //  Drained: tell the agents the session ends (they will say HELLO again).
+    for (cabi_peer_t *peer = (cabi_peer_t *) zhashx_first (self->peers); peer;
+         peer = (cabi_peer_t *) zhashx_next (self->peers))
+        if (peer->session) {
+            zmsg_t *msg = cabi_proto_new_simple (CABI_PROTO_BYE);
+            zframe_t *copy = zframe_dup (peer->identity);
+            zmsg_prepend (msg, &copy);
+            zmsg_send (&msg, self->router);
+            zmsg_destroy (&msg);
+        }
+}
+
+static void
+s_broker_actor (zsock_t *pipe, void *arg)
+{
+    cabi_broker_t *self = (cabi_broker_t *) arg;
+    zsock_signal (pipe, 0);
+    self->started = zclock_mono ();
+    cab_error_t error;
+    cab_error_clear (&error);
+    zlistx_t *endpoints = zlistx_new ();
+    zlistx_set_duplicator (endpoints, (zlistx_duplicator_fn *) strdup);
+    zlistx_set_destructor (endpoints, (zlistx_destructor_fn *) zstr_free);
+    cab_status_t status = endpoints ? s_setup (self, endpoints, &error) : CAB_ERR_NOMEM;
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, status == CAB_OK ? "READY" : "ERROR");
+    zmsg_addstrf (reply, "%d", (int) status);
+    zmsg_addstr (reply, error.path);
+    zmsg_addstr (reply, error.text);
+    for (char *endpoint = (char *) zlistx_first (endpoints); endpoint;
+         endpoint = (char *) zlistx_next (endpoints))
+        zmsg_addstr (reply, endpoint);
+    zlistx_destroy (&endpoints);
+    zmsg_send (&reply, pipe);
+    if (status == CAB_OK)
+        s_run (self, pipe);
+    else {
+        char *command = NULL;
+        while ((command = zstr_recv (pipe)) && !streq (command, "$TERM"))
+            zstr_free (&command);
+        zstr_free (&command);
+    }
+    zactor_destroy (&self->writer); //  After the drain: every batch is answered
+    zsock_destroy (&self->router);
+    cabi_batch_destroy (&self->accum);
+    cabi_batch_destroy (&self->spare);
+    zhashx_destroy (&self->peers);
+    cab_registry_destroy (&self->registry);
+}
+
+cab_broker_t *
+cab_broker_new (cab_broker_config_t **config_p, cab_error_t *error)
+{
+    assert (config_p);
+    cab_broker_config_t *config = *config_p;
+    *config_p = NULL;
+    cab_broker_t *self = (cab_broker_t *) calloc (1, sizeof *self);
+    if (self)
+        self->state = (cabi_broker_t *) calloc (1, sizeof *self->state);
+    if (!config || !self || !self->state) {
+        cab_error_set (error, config ? CAB_ERR_NOMEM : CAB_ERR_INVALID_ARGUMENT, NULL,
+                       config ? "out of memory" : "no configuration");
+        cab_broker_config_destroy (&config);
+        if (self)
+            free (self->state);
+        free (self);
+        return NULL;
+    }
+    self->state->config = config;
+    self->actor = zactor_new (s_broker_actor, self->state);
+    zmsg_t *reply = self->actor ? zmsg_recv (self->actor) : NULL;
+    char *word = reply ? zmsg_popstr (reply) : NULL;
+    char *code = reply ? zmsg_popstr (reply) : NULL;
+    char *path = reply ? zmsg_popstr (reply) : NULL;
+    char *text = reply ? zmsg_popstr (reply) : NULL;
+    bool ready = word && streq (word, "READY");
+    if (!ready)
+        cab_error_set (error, code ? (cab_status_t) strtol (code, NULL, 10) : CAB_ERR_INTERNAL,
+                       path && *path ? path : NULL, "%s", text ? text : "the broker did not start");
+    for (size_t index = 0; ready && index < CAB_BROKER_MAX_ENDPOINTS; index++)
+        self->endpoints [index] = zmsg_popstr (reply);
+    zstr_free (&word);
+    zstr_free (&code);
+    zstr_free (&path);
+    zstr_free (&text);
+    zmsg_destroy (&reply);
+    if (!ready)
+        cab_broker_destroy (&self);
+    return self;
+}
+
+void
+cab_broker_destroy (cab_broker_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cab_broker_t *self = *self_p;
+    zactor_destroy (&self->actor);
+    if (self->state)
+        cab_broker_config_destroy (&self->state->config);
+    free (self->state);
+    for (size_t index = 0; index < CAB_BROKER_MAX_ENDPOINTS; index++)
+        zstr_free (&self->endpoints [index]);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+cab_broker_endpoint (cab_broker_t *self, size_t index)
+{
+    assert (self);
+    return index < CAB_BROKER_MAX_ENDPOINTS ? self->endpoints [index] : NULL;
+}
+
+json_t *
+cab_broker_status (cab_broker_t *self)
+{
+    assert (self);
+    if (zstr_send (self->actor, "STATUS") != 0)
+        return NULL;
+    char *text = zstr_recv (self->actor);
+    json_t *status = text ? json_loads (text, 0, NULL) : NULL;
+    zstr_free (&text);
+    return status;
+}

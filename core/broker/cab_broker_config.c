@@ -1,0 +1,358 @@
+/*  =========================================================================
+    cab_broker_config - the broker's one JSON configuration file
+
+        {"endpoints": ["ipc:///run/cabruca/broker.ipc"],
+         "store": {"path": "events.db", "durability": "normal"},
+         "schemas": "/usr/share/cabruca/schemas",
+         "agents": {"monitor-001": {"sources": ["cabruca.agents.monitor"]}},
+         "limits": {"max_in_flight": 1000, "heartbeat_ms": 1000,
+                    "timeout_ms": 5000, "batch_max": 1000, "max_peers": 1024}}
+
+    Validation is strict (unknown keys are errors) and every error names the
+    value with a JSON Pointer. Documented in docs/man/cabruca-broker.md.
+    =========================================================================
+*/
+#include "cab_broker.h"
+#include "cab_lines.h"
+#include "cab_proto.h"
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Largest configuration file, bytes.
+#define S_CONFIG_MAX (1024 * 1024)
+
+cab_broker_config_t *
+cab_broker_config_new (void)
+{
+    cab_broker_config_t *self = (cab_broker_config_t *) calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->agents = json_object ();
+    if (!self->agents) {
+        free (self);
+        return NULL;
+    }
+    self->durability = CAB_STORE_NORMAL;
+    self->max_in_flight = 1000;
+    self->heartbeat_ms = 1000;
+    self->timeout_ms = 5000;
+    self->batch_max = 1000;
+    self->max_peers = 1024;
+    return self;
+}
+
+void
+cab_broker_config_destroy (cab_broker_config_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cab_broker_config_t *self = *self_p;
+    for (size_t index = 0; index < self->endpoint_count; index++)
+        free (self->endpoints [index]);
+    free (self->store_path);
+    free (self->schemas_dir);
+    json_decref (self->agents);
+    free (self);
+    *self_p = NULL;
+}
+
+cab_status_t
+cab_broker_config_add_endpoint (cab_broker_config_t *self, const char *endpoint)
+{
+    if (self->endpoint_count == CAB_BROKER_MAX_ENDPOINTS)
+        return CAB_ERR_INVALID_CONFIG;
+    char *copy = strdup (endpoint);
+    if (!copy)
+        return CAB_ERR_NOMEM;
+    self->endpoints [self->endpoint_count++] = copy;
+    return CAB_OK;
+}
+
+cab_status_t
+cab_broker_config_allow (cab_broker_config_t *self, const char *agent_id, const char *source)
+{
+    json_t *agent = json_object_get (self->agents, agent_id);
+    if (!agent) {
+        agent = json_pack ("{s:[]}", "sources");
+        if (!agent || json_object_set_new (self->agents, agent_id, agent) != 0)
+            return CAB_ERR_NOMEM;
+    }
+    json_t *sources = json_object_get (agent, "sources");
+    return json_array_append_new (sources, json_string (source)) == 0 ? CAB_OK : CAB_ERR_NOMEM;
+}
+
+bool
+cab_broker_config_allows (const cab_broker_config_t *self, const char *agent_id,
+                          const char *source)
+{
+    if (!agent_id || !source)
+        return false;
+    json_t *sources = json_object_get (json_object_get (self->agents, agent_id), "sources");
+    size_t index;
+    json_t *value;
+    json_array_foreach (sources, index, value) {
+        const char *allowed = json_string_value (value);
+        if (strcmp (allowed, "*") == 0 || strcmp (allowed, source) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  Append a JSON Pointer token (escaped per RFC 6901) to path.
+static void
+s_pointer (char *path, size_t size, const char *parent, const char *token)
+{
+    size_t used = (size_t) snprintf (path, size, "%s/", parent);
+    for (const char *c = token; *c && used + 3 < size; c++) {
+        if (*c == '~' || *c == '/') {
+            path [used++] = '~';
+            path [used++] = *c == '~' ? '0' : '1';
+        } else
+            path [used++] = *c;
+    }
+    path [used < size ? used : size - 1] = 0;
+}
+
+static cab_status_t
+s_invalid (cab_error_t *error, const char *path, const char *message)
+{
+    return cab_error_set (error, CAB_ERR_INVALID_CONFIG, path, "%s", message);
+}
+
+//  Check that object has only the listed keys.
+static cab_status_t
+s_known_keys (json_t *object, const char *parent, const char *const *keys, cab_error_t *error)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (object, key, value) {
+        bool known = false;
+        for (const char *const *k = keys; *k && !known; k++)
+            known = strcmp (*k, key) == 0;
+        if (!known) {
+            char path [CAB_ERROR_PATH_MAX];
+            s_pointer (path, sizeof path, parent, key);
+            return s_invalid (error, path, "unknown key");
+        }
+    }
+    return CAB_OK;
+}
+
+//  A path relative to the configuration file's directory, as a new string.
+static char *
+s_resolve (const char *path, const char *base_dir)
+{
+    if (path [0] == '/' || !base_dir || !*base_dir)
+        return strdup (path);
+    size_t size = strlen (base_dir) + strlen (path) + 2;
+    char *full = (char *) malloc (size);
+    if (full)
+        snprintf (full, size, "%s/%s", base_dir, path);
+    return full;
+}
+
+static cab_status_t
+s_parse_endpoints (cab_broker_config_t *self, json_t *value, cab_error_t *error)
+{
+    if (!json_is_array (value) || json_array_size (value) == 0 ||
+        json_array_size (value) > CAB_BROKER_MAX_ENDPOINTS)
+        return s_invalid (error, "/endpoints", "must be an array of 1 to 8 endpoints");
+    size_t index;
+    json_t *item;
+    json_array_foreach (value, index, item) {
+        char path [64];
+        snprintf (path, sizeof path, "/endpoints/%zu", index);
+        const char *endpoint = json_string_value (item);
+        if (!endpoint ||
+            (strncmp (endpoint, "ipc://", 6) != 0 && strncmp (endpoint, "tcp://", 6) != 0) ||
+            strlen (endpoint) < 7 || strlen (endpoint) > 255)
+            return s_invalid (error, path, "must be an \"ipc://PATH\" or \"tcp://HOST:PORT\" string");
+        if (cab_broker_config_add_endpoint (self, endpoint) != CAB_OK)
+            return cab_error_set (error, CAB_ERR_NOMEM, path, "out of memory");
+    }
+    return CAB_OK;
+}
+
+static cab_status_t
+s_parse_store (cab_broker_config_t *self, json_t *value, const char *base_dir,
+               cab_error_t *error)
+{
+    static const char *const keys [] = { "path", "durability", NULL };
+    if (!json_is_object (value))
+        return s_invalid (error, "/store", "must be an object with \"path\"");
+    if (s_known_keys (value, "/store", keys, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    const char *path = json_string_value (json_object_get (value, "path"));
+    if (!path || !*path)
+        return s_invalid (error, "/store/path", "must be a non-empty string (the SQLite file)");
+    json_t *durability = json_object_get (value, "durability");
+    if (durability) {
+        const char *name = json_string_value (durability);
+        if (name && strcmp (name, "normal") == 0)
+            self->durability = CAB_STORE_NORMAL;
+        else if (name && strcmp (name, "full") == 0)
+            self->durability = CAB_STORE_FULL;
+        else
+            return s_invalid (error, "/store/durability", "must be \"normal\" or \"full\"");
+    }
+    self->store_path = s_resolve (path, base_dir);
+    return self->store_path ? CAB_OK : cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+}
+
+static cab_status_t
+s_parse_agents (cab_broker_config_t *self, json_t *value, cab_error_t *error)
+{
+    if (!json_is_object (value))
+        return s_invalid (error, "/agents", "must be an object of agent ids");
+    const char *agent_id;
+    json_t *agent;
+    json_object_foreach (value, agent_id, agent) {
+        char path [CAB_ERROR_PATH_MAX];
+        s_pointer (path, sizeof path, "/agents", agent_id);
+        if (!cabi_proto_agent_id_valid (agent_id))
+            return s_invalid (error, path, "agent id must be 1-64 of [A-Za-z0-9._-]");
+        static const char *const keys [] = { "sources", NULL };
+        if (!json_is_object (agent))
+            return s_invalid (error, path, "must be an object with \"sources\"");
+        if (s_known_keys (agent, path, keys, error) != CAB_OK)
+            return CAB_ERR_INVALID_CONFIG;
+        char sources_path [CAB_ERROR_PATH_MAX];
+        s_pointer (sources_path, sizeof sources_path, path, "sources");
+        json_t *sources = json_object_get (agent, "sources");
+        if (!json_is_array (sources))
+            return s_invalid (error, sources_path, "must be an array of sources (\"*\": any)");
+        size_t index;
+        json_t *source;
+        json_array_foreach (sources, index, source) {
+            const char *text = json_string_value (source);
+            if (!text || !*text || strlen (text) > 256) {
+                char item_path [CAB_ERROR_PATH_MAX];
+                snprintf (item_path, sizeof item_path, "%.200s/%zu", sources_path, index);
+                return s_invalid (error, item_path, "must be a source of 1 to 256 characters");
+            }
+            if (cab_broker_config_allow (self, agent_id, text) != CAB_OK)
+                return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        }
+    }
+    return CAB_OK;
+}
+
+//  Read an integer limit in [min, max] into *out when present.
+static cab_status_t
+s_limit (json_t *limits, const char *name, long long min, long long max, long long *out,
+         cab_error_t *error)
+{
+    json_t *value = json_object_get (limits, name);
+    if (!value)
+        return CAB_OK;
+    char path [64];
+    snprintf (path, sizeof path, "/limits/%s", name);
+    if (!json_is_integer (value) || json_integer_value (value) < min ||
+        json_integer_value (value) > max)
+        return cab_error_set (error, CAB_ERR_INVALID_CONFIG, path,
+                              "must be an integer from %lld to %lld", min, max);
+    *out = json_integer_value (value);
+    return CAB_OK;
+}
+
+static cab_status_t
+s_parse_limits (cab_broker_config_t *self, json_t *value, cab_error_t *error)
+{
+    static const char *const keys [] = { "max_in_flight", "heartbeat_ms", "timeout_ms",
+                                         "batch_max",     "max_peers",    NULL };
+    if (!json_is_object (value))
+        return s_invalid (error, "/limits", "must be an object");
+    if (s_known_keys (value, "/limits", keys, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    long long window = (long long) self->max_in_flight, heartbeat = self->heartbeat_ms;
+    long long timeout = self->timeout_ms, batch = (long long) self->batch_max;
+    long long peers = (long long) self->max_peers;
+    if (s_limit (value, "max_in_flight", 1, CAB_BROKER_MAX_WINDOW, &window, error) ||
+        s_limit (value, "heartbeat_ms", 10, 600000, &heartbeat, error) ||
+        s_limit (value, "timeout_ms", 30, 3600000, &timeout, error) ||
+        s_limit (value, "batch_max", 1, CAB_BROKER_MAX_BATCH, &batch, error) ||
+        s_limit (value, "max_peers", 1, CAB_BROKER_MAX_PEERS, &peers, error))
+        return CAB_ERR_INVALID_CONFIG;
+    if (timeout < 2 * heartbeat)
+        return s_invalid (error, "/limits/timeout_ms", "must be at least twice heartbeat_ms");
+    self->max_in_flight = (size_t) window;
+    self->heartbeat_ms = (int) heartbeat;
+    self->timeout_ms = (int) timeout;
+    self->batch_max = (size_t) batch;
+    self->max_peers = (size_t) peers;
+    return CAB_OK;
+}
+
+static cab_status_t
+s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_error_t *error)
+{
+    static const char *const keys [] = { "endpoints", "store", "schemas", "agents", "limits",
+                                         "$schema",   NULL };
+    if (!json_is_object (document))
+        return s_invalid (error, "", "the configuration must be a JSON object");
+    if (s_known_keys (document, "", keys, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    json_t *value = json_object_get (document, "endpoints");
+    if (!value)
+        return s_invalid (error, "/endpoints", "is required");
+    if (s_parse_endpoints (self, value, error) != CAB_OK)
+        return error ? error->code : CAB_ERR_INVALID_CONFIG;
+    value = json_object_get (document, "store");
+    if (!value)
+        return s_invalid (error, "/store", "is required");
+    if (s_parse_store (self, value, base_dir, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    value = json_object_get (document, "schemas");
+    if (value) {
+        if (!json_is_string (value) || json_string_length (value) == 0)
+            return s_invalid (error, "/schemas", "must be a directory name");
+        self->schemas_dir = s_resolve (json_string_value (value), base_dir);
+        if (!self->schemas_dir)
+            return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    value = json_object_get (document, "agents");
+    if (value && s_parse_agents (self, value, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    value = json_object_get (document, "limits");
+    if (value && s_parse_limits (self, value, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    return CAB_OK;
+}
+
+cab_broker_config_t *
+cab_broker_config_parse (json_t *document, const char *base_dir, cab_error_t *error)
+{
+    cab_broker_config_t *self = cab_broker_config_new ();
+    if (!self) {
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    if (s_parse (self, document, base_dir, error) != CAB_OK)
+        cab_broker_config_destroy (&self);
+    return self;
+}
+
+cab_broker_config_t *
+cab_broker_config_load (const char *path, cab_error_t *error)
+{
+    char *text = cab_file_read (path, S_CONFIG_MAX, NULL, error);
+    if (!text)
+        return NULL;
+    json_error_t json_error;
+    json_t *document = json_loads (text, JSON_REJECT_DUPLICATES, &json_error);
+    free (text);
+    if (!document) {
+        cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s:%d:%d: %s", path, json_error.line,
+                       json_error.column, json_error.text);
+        return NULL;
+    }
+    char *copy = strdup (path);
+    cab_broker_config_t *self =
+        copy ? cab_broker_config_parse (document, dirname (copy), error) : NULL;
+    if (!copy)
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    free (copy);
+    json_decref (document);
+    return self;
+}

@@ -1,0 +1,586 @@
+/*  =========================================================================
+    cab_client - an agent's connection to the broker: pipelined publish,
+    heartbeats, reconnection and re-sending of unacknowledged events.
+    =========================================================================
+*/
+#include "cab_client.h"
+#include "cab_proto.h"
+#include <stdlib.h>
+#include <string.h>
+
+//  Until the broker's WELCOME says otherwise.
+#define S_HEARTBEAT_MS   1000
+#define S_TIMEOUT_MS     5000
+#define S_HELLO_FIRST_MS 1000
+#define S_HELLO_MAX_MS   8000
+#define S_BUSY_RETRY_MS  50
+#define S_HWM            200000
+
+typedef struct {
+    uint64_t number;            //  Publish number
+    char tag [24];              //  The number in decimal: unique in this client
+    char *text;                 //  Event JSON (owned copy)
+    size_t size;
+    char id [CABI_PROTO_ID_MAX + 1]; //  "" when published as unchecked text
+    bool sent;                  //  Sent in the current session
+    bool waited;                //  A cab_client_publish_wait is waiting for it
+    void *handle;               //  Our item in the pending list
+} s_entry_t;
+
+struct _cab_client_t {
+    char *endpoint;
+    char agent_id [CABI_PROTO_AGENT_MAX + 1];
+    zsock_t *dealer;
+    zlistx_t *pending;          //  s_entry_t, in publish order
+    zhashx_t *by_tag;           //  tag -> s_entry_t (borrowed)
+    size_t window;              //  Ours
+    size_t broker_window;       //  From WELCOME (0: unknown)
+    size_t unsent;              //  Entries with !sent
+    uint64_t next_tag;
+    cab_client_result_fn *handler;
+    void *handler_arg;
+    bool welcomed;              //  Session open
+    uint64_t sessions;
+    int heartbeat_ms, timeout_ms;
+    int hello_wait_ms;          //  Current HELLO deadline (backoff)
+    int64_t hello_deadline;     //  When to give up waiting for WELCOME
+    int64_t last_recv, next_heartbeat, next_retry;
+    //  The one waiter of cab_client_publish_wait
+    bool wait_done;
+    cab_error_t wait_error;
+    uint64_t wait_seq;
+    json_t *status_reply;
+};
+
+static void
+s_entry_destroy (void **item_p)
+{
+    s_entry_t *entry = (s_entry_t *) *item_p;
+    if (entry) {
+        free (entry->text);
+        free (entry);
+        *item_p = NULL;
+    }
+}
+
+static cab_status_t
+s_socket_open (cab_client_t *self, cab_error_t *error)
+{
+    zsock_destroy (&self->dealer);
+    self->dealer = zsock_new (ZMQ_DEALER);
+    if (!self->dealer)
+        return cab_error_set (error, CAB_ERR_IO, NULL, "cannot create a DEALER socket");
+    zsock_set_sndhwm (self->dealer, S_HWM);
+    zsock_set_rcvhwm (self->dealer, S_HWM);
+    zsock_set_sndtimeo (self->dealer, 0);
+    zsock_set_rcvtimeo (self->dealer, 0);
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_reconnect_ivl (self->dealer, 100);
+    zsock_set_reconnect_ivl_max (self->dealer, 2000);
+    if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
+        zsock_destroy (&self->dealer);
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "cannot connect to '%s': %s", self->endpoint, zmq_strerror (errno));
+    }
+    return CAB_OK;
+}
+
+//  Send a message now or not at all (the caller keeps what must be retried).
+static bool
+s_send (cab_client_t *self, zmsg_t **msg_p)
+{
+    if (!*msg_p)
+        return false;
+    bool sent = zmsg_send (msg_p, self->dealer) == 0;
+    zmsg_destroy (msg_p);
+    return sent;
+}
+
+//  Start a session: HELLO, then wait for WELCOME until the backoff deadline.
+static void
+s_hello (cab_client_t *self, int64_t now)
+{
+    self->welcomed = false;
+    self->hello_deadline = now + self->hello_wait_ms;
+    if (!self->agent_id [0])
+        return;
+    zmsg_t *msg = cabi_proto_new_hello (self->agent_id, "{\"client\":\"libcabruca\"}");
+    s_send (self, &msg);
+    self->next_heartbeat = now + self->heartbeat_ms;
+}
+
+//  Reconnect on a fresh socket, doubling the HELLO deadline each time.
+static void
+s_reconnect (cab_client_t *self, int64_t now)
+{
+    self->hello_wait_ms *= 2;
+    if (self->hello_wait_ms > S_HELLO_MAX_MS)
+        self->hello_wait_ms = S_HELLO_MAX_MS;
+    if (s_socket_open (self, NULL) == CAB_OK)
+        s_hello (self, now);
+    else
+        self->hello_deadline = now + self->hello_wait_ms;
+    self->last_recv = now;
+}
+
+static void
+s_send_entry (cab_client_t *self, s_entry_t *entry)
+{
+    if (entry->sent || !self->welcomed)
+        return;
+    zmsg_t *msg = cabi_proto_new_publish (entry->tag, entry->text, entry->size);
+    if (s_send (self, &msg)) {
+        entry->sent = true;
+        self->unsent--;
+    } else if (self->next_retry == 0)
+        self->next_retry = zclock_mono () + S_BUSY_RETRY_MS;
+}
+
+//  Send every entry not sent in this session, in publish order.
+static void
+s_send_unsent (cab_client_t *self)
+{
+    for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->pending);
+         entry && self->unsent > 0 && self->welcomed;
+         entry = (s_entry_t *) zlistx_next (self->pending))
+        s_send_entry (self, entry);
+}
+
+//  Finish an entry with a result: to the waiter or to the handler.
+static void
+s_resolve (cab_client_t *self, s_entry_t *entry, const cabi_proto_t *reply)
+{
+    bool ack = reply->command == CABI_PROTO_ACK;
+    cab_client_result_t result = {
+        .number = entry->number,
+        .event_id = ack ? reply->event_id : entry->id,
+        .seq = ack ? reply->seq : 0,
+        .duplicate = ack && reply->duplicate,
+        .code = ack ? CAB_OK : reply->code,
+        .path = ack ? "" : reply->path,
+        .text = ack ? "" : reply->text,
+    };
+    if (!entry->sent)
+        self->unsent--;
+    zhashx_delete (self->by_tag, entry->tag);
+    bool waited = entry->waited;
+    zlistx_delete (self->pending, entry->handle);
+    if (waited) {
+        self->wait_done = true;
+        self->wait_seq = result.seq;
+        cab_error_clear (&self->wait_error);
+        if (!ack)
+            cab_error_set (&self->wait_error, result.code, result.path, "%s", result.text);
+    } else if (self->handler)
+        self->handler (&result, self->handler_arg);
+}
+
+static void
+s_on_welcome (cab_client_t *self, const cabi_proto_t *msg)
+{
+    json_t *settings = json_loadb (msg->body, msg->body_size, 0, NULL);
+    json_int_t heartbeat = json_integer_value (json_object_get (settings, "heartbeat_ms"));
+    json_int_t timeout = json_integer_value (json_object_get (settings, "timeout_ms"));
+    json_int_t window = json_integer_value (json_object_get (settings, "max_in_flight"));
+    json_decref (settings);
+    if (heartbeat >= 10 && heartbeat <= 600000)
+        self->heartbeat_ms = (int) heartbeat;
+    if (timeout > heartbeat && timeout <= 3600000)
+        self->timeout_ms = (int) timeout;
+    if (window >= 1 && window <= CAB_CLIENT_MAX_WINDOW)
+        self->broker_window = (size_t) window;
+    self->welcomed = true;
+    self->sessions++;
+    self->hello_wait_ms = S_HELLO_FIRST_MS;
+    //  A new session: whatever the last one did not answer is sent again.
+    self->unsent = 0;
+    for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->pending); entry;
+         entry = (s_entry_t *) zlistx_next (self->pending)) {
+        entry->sent = false;
+        self->unsent++;
+    }
+    s_send_unsent (self);
+}
+
+static void
+s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
+{
+    cabi_proto_t reply;
+    if (cabi_proto_decode (msg, &reply, NULL) != CAB_OK)
+        return; //  Not for us to argue with the broker: ignore
+    self->last_recv = now;
+    s_entry_t *entry = NULL;
+    switch (reply.command) {
+        case CABI_PROTO_WELCOME:
+            s_on_welcome (self, &reply);
+            break;
+        case CABI_PROTO_ACK:
+        case CABI_PROTO_NACK:
+            entry = (s_entry_t *) zhashx_lookup (self->by_tag, reply.tag);
+            if (!entry)
+                break; //  A late answer to an event already answered
+            if (reply.command == CABI_PROTO_NACK && reply.code == CAB_ERR_BUSY) {
+                //  Transient: send it again a little later.
+                if (entry->sent) {
+                    entry->sent = false;
+                    self->unsent++;
+                }
+                if (self->next_retry == 0)
+                    self->next_retry = now + S_BUSY_RETRY_MS;
+                break;
+            }
+            s_resolve (self, entry, &reply);
+            break;
+        case CABI_PROTO_ERROR:
+            //  The broker does not know us (restarted, or forgot us): a new session.
+            if (self->welcomed &&
+                (reply.code == CAB_ERR_DISCONNECTED || reply.code == CAB_ERR_PROTOCOL))
+                s_hello (self, now);
+            break;
+        case CABI_PROTO_BYE:
+            if (self->welcomed)
+                s_hello (self, now);
+            break;
+        case CABI_PROTO_STATUS_REPLY:
+            json_decref (self->status_reply);
+            self->status_reply = json_loadb (reply.body, reply.body_size, 0, NULL);
+            break;
+        default:
+            break;
+    }
+}
+
+static void
+s_timers (cab_client_t *self, int64_t now)
+{
+    if (!self->agent_id [0])
+        return;
+    if (self->welcomed) {
+        if (now - self->last_recv > self->timeout_ms)
+            s_reconnect (self, now); //  The broker went quiet
+        else if (now >= self->next_heartbeat) {
+            zmsg_t *msg = cabi_proto_new_simple (CABI_PROTO_HEARTBEAT);
+            s_send (self, &msg);
+            self->next_heartbeat = now + self->heartbeat_ms;
+        }
+    } else if (now >= self->hello_deadline)
+        s_reconnect (self, now);
+    if (self->next_retry && now >= self->next_retry) {
+        self->next_retry = 0;
+        s_send_unsent (self);
+    }
+}
+
+static int64_t
+s_next_timer (cab_client_t *self)
+{
+    if (!self->agent_id [0])
+        return INT64_MAX;
+    int64_t next = self->welcomed ? self->next_heartbeat : self->hello_deadline;
+    if (self->welcomed && self->last_recv + self->timeout_ms < next)
+        next = self->last_recv + self->timeout_ms + 1;
+    if (self->next_retry && self->next_retry < next)
+        next = self->next_retry;
+    return next;
+}
+
+//  Wait until `deadline` (INT64_MAX: forever) for input, then drain it.
+static void
+s_pump (cab_client_t *self, int64_t deadline)
+{
+    int64_t now = zclock_mono ();
+    s_timers (self, now);
+    int64_t until = s_next_timer (self);
+    if (deadline < until)
+        until = deadline;
+    long wait = until == INT64_MAX ? -1 : (long) (until > now ? until - now : 0);
+    zmq_pollitem_t item = { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
+    if (zmq_poll (&item, 1, wait) <= 0) {
+        s_timers (self, zclock_mono ());
+        return;
+    }
+    now = zclock_mono ();
+    for (int count = 0; count < 10000; count++) {
+        zmsg_t *msg = zmsg_recv (self->dealer);
+        if (!msg)
+            break;
+        s_on_message (self, msg, now);
+        zmsg_destroy (&msg);
+    }
+    s_timers (self, now);
+}
+
+static int64_t
+s_deadline (int timeout_ms)
+{
+    return timeout_ms < 0 ? INT64_MAX : zclock_mono () + timeout_ms;
+}
+
+cab_client_t *
+cab_client_new (const char *endpoint, const char *agent_id, cab_error_t *error)
+{
+    if (!endpoint || !*endpoint)
+        endpoint = getenv ("CABRUCA_BROKER");
+    if (!endpoint || !*endpoint)
+        endpoint = CAB_CLIENT_DEFAULT_ENDPOINT;
+    cab_client_t *self = (cab_client_t *) calloc (1, sizeof *self);
+    if (!self) {
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    if (agent_id && !cabi_proto_agent_id_valid (agent_id)) {
+        free (self);
+        cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                       "agent id '%s' is not 1-64 of [A-Za-z0-9._-]", agent_id);
+        return NULL;
+    }
+    self->endpoint = strdup (endpoint);
+    self->pending = zlistx_new ();
+    self->by_tag = zhashx_new ();
+    if (!self->endpoint || !self->pending || !self->by_tag) {
+        cab_client_destroy (&self);
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    zlistx_set_destructor (self->pending, s_entry_destroy);
+    self->window = CAB_CLIENT_DEFAULT_WINDOW;
+    self->heartbeat_ms = S_HEARTBEAT_MS;
+    self->timeout_ms = S_TIMEOUT_MS;
+    self->hello_wait_ms = S_HELLO_FIRST_MS;
+    if (s_socket_open (self, error) != CAB_OK) {
+        cab_client_destroy (&self);
+        return NULL;
+    }
+    if (agent_id)
+        snprintf (self->agent_id, sizeof self->agent_id, "%s", agent_id);
+    int64_t now = zclock_mono ();
+    self->last_recv = now;
+    s_hello (self, now);
+    return self;
+}
+
+void
+cab_client_destroy (cab_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    cab_client_t *self = *self_p;
+    if (self->dealer && self->welcomed) {
+        zmsg_t *msg = cabi_proto_new_simple (CABI_PROTO_BYE);
+        s_send (self, &msg);
+    }
+    zsock_destroy (&self->dealer);
+    zhashx_destroy (&self->by_tag);
+    zlistx_destroy (&self->pending);
+    json_decref (self->status_reply);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+cab_client_set_handler (cab_client_t *self, cab_client_result_fn *handler, void *arg)
+{
+    assert (self);
+    self->handler = handler;
+    self->handler_arg = arg;
+}
+
+cab_status_t
+cab_client_set_window (cab_client_t *self, size_t window)
+{
+    assert (self);
+    if (window < 1 || window > CAB_CLIENT_MAX_WINDOW)
+        return CAB_ERR_INVALID_ARGUMENT;
+    self->window = window;
+    return CAB_OK;
+}
+
+static size_t
+s_window (cab_client_t *self)
+{
+    if (self->broker_window && self->broker_window < self->window)
+        return self->broker_window;
+    return self->window;
+}
+
+//  Take a copy of text into a new entry and send it when we can.
+static cab_status_t
+s_publish (cab_client_t *self, const char *text, size_t size, const char *id, int timeout_ms,
+           s_entry_t **entry_p, cab_error_t *error)
+{
+    if (!self->agent_id [0])
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "a client without an agent id cannot publish");
+    int64_t deadline = s_deadline (timeout_ms);
+    while (zlistx_size (self->pending) >= s_window (self)) {
+        if (zclock_mono () >= deadline)
+            return cab_error_set (error, CAB_ERR_BUSY, NULL, "%zu events in flight (window full)",
+                                  zlistx_size (self->pending));
+        s_pump (self, deadline);
+    }
+    s_entry_t *entry = (s_entry_t *) calloc (1, sizeof *entry);
+    if (entry)
+        entry->text = (char *) malloc (size ? size : 1);
+    if (!entry || !entry->text) {
+        void *item = entry;
+        s_entry_destroy (&item);
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    memcpy (entry->text, text, size);
+    entry->size = size;
+    snprintf (entry->id, sizeof entry->id, "%s", id ? id : "");
+    entry->number = ++self->next_tag;
+    snprintf (entry->tag, sizeof entry->tag, "%" PRIu64, entry->number);
+    entry->handle = zlistx_add_end (self->pending, entry);
+    zhashx_insert (self->by_tag, entry->tag, entry);
+    self->unsent++;
+    s_send_entry (self, entry);
+    if (entry_p)
+        *entry_p = entry;
+    return CAB_OK;
+}
+
+static cab_status_t
+s_publish_event (cab_client_t *self, cab_event_t **event_p, int timeout_ms, s_entry_t **entry_p,
+                 cab_error_t *error)
+{
+    assert (event_p);
+    cab_event_t *event = *event_p;
+    *event_p = NULL;
+    if (!event)
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "no event");
+    cab_status_t status = CAB_OK;
+    if (!cab_event_agent_id (event) && self->agent_id [0])
+        status = cab_event_set_agent_id (event, self->agent_id);
+    size_t size = 0;
+    const char *text = status == CAB_OK ? cab_event_text (event, &size) : NULL;
+    if (!text)
+        status = cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot serialise the event");
+    else
+        status = s_publish (self, text, size, cab_event_id (event), timeout_ms, entry_p, error);
+    cab_event_destroy (&event);
+    return status;
+}
+
+cab_status_t
+cab_client_publish (cab_client_t *self, cab_event_t **event_p, int timeout_ms, cab_error_t *error)
+{
+    assert (self);
+    return s_publish_event (self, event_p, timeout_ms, NULL, error);
+}
+
+cab_status_t
+cab_client_publish_text (cab_client_t *self, const char *text, size_t size, int timeout_ms,
+                         cab_error_t *error)
+{
+    assert (self);
+    if (!text)
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "no text");
+    return s_publish (self, text, size, NULL, timeout_ms, NULL, error);
+}
+
+cab_status_t
+cab_client_publish_wait (cab_client_t *self, cab_event_t **event_p, int timeout_ms,
+                         uint64_t *seq_p, cab_error_t *error)
+{
+    assert (self);
+    int64_t deadline = s_deadline (timeout_ms);
+    s_entry_t *entry = NULL;
+    cab_status_t status = s_publish_event (self, event_p, timeout_ms, &entry, error);
+    if (status != CAB_OK)
+        return status;
+    entry->waited = true;
+    self->wait_done = false;
+    while (!self->wait_done) {
+        if (zclock_mono () >= deadline) {
+            entry->waited = false; //  Its late result goes to the handler
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "no answer from the broker at %s",
+                                  self->endpoint);
+        }
+        s_pump (self, deadline);
+    }
+    if (self->wait_error.code != CAB_OK) {
+        if (error)
+            *error = self->wait_error;
+        return self->wait_error.code;
+    }
+    if (seq_p)
+        *seq_p = self->wait_seq;
+    return CAB_OK;
+}
+
+cab_status_t
+cab_client_poll (cab_client_t *self, int timeout_ms)
+{
+    assert (self);
+    s_pump (self, s_deadline (timeout_ms));
+    return CAB_OK;
+}
+
+cab_status_t
+cab_client_flush (cab_client_t *self, int timeout_ms, cab_error_t *error)
+{
+    assert (self);
+    int64_t deadline = s_deadline (timeout_ms);
+    while (zlistx_size (self->pending) > 0) {
+        if (zclock_mono () >= deadline)
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL,
+                                  "%zu events still in flight to %s", zlistx_size (self->pending),
+                                  self->endpoint);
+        s_pump (self, deadline);
+    }
+    return CAB_OK;
+}
+
+cab_status_t
+cab_client_status (cab_client_t *self, json_t **report_p, int timeout_ms, cab_error_t *error)
+{
+    assert (self);
+    assert (report_p);
+    *report_p = NULL;
+    int64_t deadline = s_deadline (timeout_ms);
+    json_decref (self->status_reply);
+    self->status_reply = NULL;
+    int64_t next_ask = 0;
+    while (!self->status_reply) {
+        int64_t now = zclock_mono ();
+        if (now >= deadline)
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "no status from the broker at %s",
+                                  self->endpoint);
+        if (now >= next_ask) {
+            //  Ask again now and then: a request sent before the connection
+            //  was up may be gone.
+            zmsg_t *msg = cabi_proto_new_simple (CABI_PROTO_STATUS);
+            s_send (self, &msg);
+            next_ask = now + 500;
+        }
+        s_pump (self, deadline < next_ask ? deadline : next_ask);
+    }
+    if (!json_is_object (self->status_reply))
+        return cab_error_set (error, CAB_ERR_PROTOCOL, NULL, "unreadable STATUS-REPLY");
+    *report_p = self->status_reply;
+    self->status_reply = NULL;
+    return CAB_OK;
+}
+
+size_t
+cab_client_in_flight (cab_client_t *self)
+{
+    assert (self);
+    return zlistx_size (self->pending);
+}
+
+bool
+cab_client_connected (cab_client_t *self)
+{
+    assert (self);
+    return self->welcomed;
+}
+
+uint64_t
+cab_client_sessions (cab_client_t *self)
+{
+    assert (self);
+    return self->sessions;
+}

@@ -1,0 +1,472 @@
+/*  =========================================================================
+    cab_jsonscan - a pull tokenizer over JSON text for the pattern engine
+
+    One pass, no allocation except one buffer (the size of the input) the
+    first time a string holds an escape. Validates RFC 8259 syntax, UTF-8
+    (no overlongs, no surrogates) and the nesting depth.
+    =========================================================================
+*/
+#include "cab_pattern_internal.h"
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+enum { S_VALUE, S_FIRST_KEY, S_KEY, S_FIRST_VALUE, S_COMMA, S_DONE };
+
+void
+cabi_scan_init (cabi_scan_t *scan, const char *text, size_t length, int max_depth)
+{
+    memset (scan, 0, offsetof (cabi_scan_t, stack));
+    scan->text = text;
+    scan->length = length;
+    scan->max_depth = max_depth > CAB_PATTERN_DEPTH_MAX ? CAB_PATTERN_DEPTH_MAX : max_depth;
+    scan->state = S_VALUE;
+    scan->buffer = NULL;
+    scan->buffer_size = 0;
+    scan->code = CAB_OK;
+    scan->reason[0] = 0;
+}
+
+void
+cabi_scan_fini (cabi_scan_t *scan)
+{
+    free (scan->buffer);
+    scan->buffer = NULL;
+    scan->buffer_size = 0;
+}
+
+static cabi_tok_t
+s_fail (cabi_scan_t *scan, cab_status_t code, const char *reason)
+{
+    scan->code = code;
+    snprintf (scan->reason, sizeof scan->reason, "%s at byte %zu", reason, scan->pos);
+    return CABI_TOK_ERROR;
+}
+
+cab_status_t
+cabi_scan_error (cabi_scan_t *scan, cab_error_t *error, const char *what)
+{
+    return cab_error_set (error, scan->code ? scan->code : CAB_ERR_INVALID_JSON, NULL, "%s: %s",
+                          what, scan->reason[0] ? scan->reason : "not valid JSON");
+}
+
+//  Length of the valid UTF-8 sequence at p (p [0] >= 0x80), or 0.
+static size_t
+s_utf8 (const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    if (c >= 0xC2 && c <= 0xDF)
+        return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && p[1] < 0xA0)
+            return 0;  //  overlong
+        if (c == 0xED && p[1] >= 0xA0)
+            return 0;  //  surrogate
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && p[1] < 0x90)
+            return 0;
+        if (c == 0xF4 && p[1] >= 0x90)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+static int
+s_hex4 (const char *p)
+{
+    int value = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        value <<= 4;
+        if (c >= '0' && c <= '9')
+            value |= c - '0';
+        else if (c >= 'a' && c <= 'f')
+            value |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            value |= c - 'A' + 10;
+        else
+            return -1;
+    }
+    return value;
+}
+
+static size_t
+s_put_utf8 (char *out, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+//  Parse the string starting at the opening quote; sets str/len.
+static bool
+s_string (cabi_scan_t *scan)
+{
+    const unsigned char *text = (const unsigned char *)scan->text;
+    size_t end = scan->length;
+    size_t start = scan->pos + 1;
+    size_t i = start;
+    //  Fast path: no escapes. Eight bytes at a time while none of them is
+    //  '"', '\\', a control character or non-ASCII.
+    while (i < end) {
+        while (i + 8 <= end) {
+            uint64_t w;
+            memcpy (&w, text + i, 8);
+            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+            uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+            uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
+                               ((slash - ones) & ~slash) | w;
+            if (special & high)
+                break;
+            i += 8;
+        }
+        if (i >= end)
+            break;
+        unsigned char c = text[i];
+        if (c == '"') {
+            scan->str = scan->text + start;
+            scan->len = i - start;
+            scan->pos = i + 1;
+            return true;
+        }
+        if (c == '\\')
+            break;
+        if (c < 0x20) {
+            scan->pos = i;
+            s_fail (scan, CAB_ERR_INVALID_JSON, "control character in string");
+            return false;
+        }
+        if (c >= 0x80) {
+            size_t n = s_utf8 (text + i, end - i);
+            if (n == 0) {
+                scan->pos = i;
+                s_fail (scan, CAB_ERR_INVALID_UTF8, "invalid UTF-8");
+                return false;
+            }
+            i += n;
+        } else
+            i++;
+    }
+    if (i >= end) {
+        scan->pos = end;
+        s_fail (scan, CAB_ERR_INVALID_JSON, "unterminated string");
+        return false;
+    }
+    //  Slow path: unescape into the buffer (never longer than the input).
+    if (scan->buffer_size < scan->length + 1) {
+        char *buffer = malloc (scan->length + 1);
+        if (!buffer) {
+            s_fail (scan, CAB_ERR_NOMEM, "out of memory");
+            return false;
+        }
+        free (scan->buffer);
+        scan->buffer = buffer;
+        scan->buffer_size = scan->length + 1;
+    }
+    size_t out = i - start;
+    memcpy (scan->buffer, text + start, out);
+    while (i < end) {
+        unsigned char c = text[i];
+        if (c == '"') {
+            scan->str = scan->buffer;
+            scan->len = out;
+            scan->pos = i + 1;
+            return true;
+        }
+        if (c == '\\') {
+            if (i + 1 >= end)
+                break;
+            char e = (char)text[i + 1];
+            char put = 0;
+            switch (e) {
+                case '"':
+                    put = '"';
+                    break;
+                case '\\':
+                    put = '\\';
+                    break;
+                case '/':
+                    put = '/';
+                    break;
+                case 'b':
+                    put = '\b';
+                    break;
+                case 'f':
+                    put = '\f';
+                    break;
+                case 'n':
+                    put = '\n';
+                    break;
+                case 'r':
+                    put = '\r';
+                    break;
+                case 't':
+                    put = '\t';
+                    break;
+                case 'u': {
+                    int cp = i + 6 <= end ? s_hex4 (scan->text + i + 2) : -1;
+                    if (cp < 0) {
+                        scan->pos = i;
+                        s_fail (scan, CAB_ERR_INVALID_JSON, "invalid \\u escape");
+                        return false;
+                    }
+                    i += 6;
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        int low = (i + 6 <= end && text[i] == '\\' && text[i + 1] == 'u')
+                                      ? s_hex4 (scan->text + i + 2)
+                                      : -1;
+                        if (low < 0xDC00 || low > 0xDFFF) {
+                            scan->pos = i;
+                            s_fail (scan, CAB_ERR_INVALID_UTF8, "lone surrogate in \\u escape");
+                            return false;
+                        }
+                        i += 6;
+                        cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                        scan->pos = i;
+                        s_fail (scan, CAB_ERR_INVALID_UTF8, "lone surrogate in \\u escape");
+                        return false;
+                    }
+                    out += s_put_utf8 (scan->buffer + out, (unsigned)cp);
+                    continue;
+                }
+                default:
+                    scan->pos = i;
+                    s_fail (scan, CAB_ERR_INVALID_JSON, "invalid escape in string");
+                    return false;
+            }
+            scan->buffer[out++] = put;
+            i += 2;
+            continue;
+        }
+        if (c < 0x20) {
+            scan->pos = i;
+            s_fail (scan, CAB_ERR_INVALID_JSON, "control character in string");
+            return false;
+        }
+        size_t n = 1;
+        if (c >= 0x80 && (n = s_utf8 (text + i, end - i)) == 0) {
+            scan->pos = i;
+            s_fail (scan, CAB_ERR_INVALID_UTF8, "invalid UTF-8");
+            return false;
+        }
+        memcpy (scan->buffer + out, text + i, n);
+        out += n;
+        i += n;
+    }
+    scan->pos = end;
+    s_fail (scan, CAB_ERR_INVALID_JSON, "unterminated string");
+    return false;
+}
+
+static bool
+s_number (cabi_scan_t *scan)
+{
+    const char *t = scan->text;
+    size_t i = scan->pos, end = scan->length, start = i;
+    if (i < end && t[i] == '-')
+        i++;
+    if (i < end && t[i] == '0')
+        i++;
+    else if (i < end && t[i] >= '1' && t[i] <= '9')
+        while (i < end && t[i] >= '0' && t[i] <= '9')
+            i++;
+    else
+        goto bad;
+    if (i < end && t[i] == '.') {
+        i++;
+        if (!(i < end && t[i] >= '0' && t[i] <= '9'))
+            goto bad;
+        while (i < end && t[i] >= '0' && t[i] <= '9')
+            i++;
+    }
+    if (i < end && (t[i] == 'e' || t[i] == 'E')) {
+        i++;
+        if (i < end && (t[i] == '+' || t[i] == '-'))
+            i++;
+        if (!(i < end && t[i] >= '0' && t[i] <= '9'))
+            goto bad;
+        while (i < end && t[i] >= '0' && t[i] <= '9')
+            i++;
+    }
+    scan->str = t + start;
+    scan->len = i - start;
+    scan->pos = i;
+    return true;
+bad:
+    scan->pos = i;
+    s_fail (scan, CAB_ERR_INVALID_JSON, "invalid number");
+    return false;
+}
+
+static inline void
+s_after_value (cabi_scan_t *scan)
+{
+    scan->state = scan->depth == 0 ? S_DONE : S_COMMA;
+}
+
+static inline void
+s_ws (cabi_scan_t *scan)
+{
+    const char *t = scan->text;
+    size_t i = scan->pos, end = scan->length;
+    while (i < end && (t[i] == ' ' || t[i] == '\n' || t[i] == '\r' || t[i] == '\t'))
+        i++;
+    scan->pos = i;
+}
+
+static cabi_tok_t
+s_value (cabi_scan_t *scan)
+{
+    if (scan->pos >= scan->length)
+        return s_fail (scan, CAB_ERR_INVALID_JSON, "unexpected end of text");
+    char c = scan->text[scan->pos];
+    const char *t = scan->text + scan->pos;
+    size_t avail = scan->length - scan->pos;
+    switch (c) {
+        case '{':
+        case '[':
+            if (scan->depth >= scan->max_depth)
+                return s_fail (scan, CAB_ERR_TOO_DEEP, "nesting deeper than the limit");
+            scan->stack[scan->depth++] = c == '{' ? 'o' : 'a';
+            scan->pos++;
+            scan->state = c == '{' ? S_FIRST_KEY : S_FIRST_VALUE;
+            return c == '{' ? CABI_TOK_OBJECT : CABI_TOK_ARRAY;
+        case '"':
+            if (!s_string (scan))
+                return CABI_TOK_ERROR;
+            s_after_value (scan);
+            return CABI_TOK_STRING;
+        case 't':
+            if (avail >= 4 && memcmp (t, "true", 4) == 0) {
+                scan->pos += 4;
+                s_after_value (scan);
+                return CABI_TOK_TRUE;
+            }
+            break;
+        case 'f':
+            if (avail >= 5 && memcmp (t, "false", 5) == 0) {
+                scan->pos += 5;
+                s_after_value (scan);
+                return CABI_TOK_FALSE;
+            }
+            break;
+        case 'n':
+            if (avail >= 4 && memcmp (t, "null", 4) == 0) {
+                scan->pos += 4;
+                s_after_value (scan);
+                return CABI_TOK_NULL;
+            }
+            break;
+        default:
+            if (c == '-' || (c >= '0' && c <= '9')) {
+                if (!s_number (scan))
+                    return CABI_TOK_ERROR;
+                s_after_value (scan);
+                return CABI_TOK_NUMBER;
+            }
+    }
+    return s_fail (scan, CAB_ERR_INVALID_JSON, "unexpected character");
+}
+
+static cabi_tok_t
+s_close (cabi_scan_t *scan, char c)
+{
+    scan->depth--;
+    scan->pos++;
+    s_after_value (scan);
+    return c == '}' ? CABI_TOK_OBJECT_END : CABI_TOK_ARRAY_END;
+}
+
+cabi_tok_t
+cabi_scan_next (cabi_scan_t *scan)
+{
+    if (scan->code != CAB_OK)
+        return CABI_TOK_ERROR;
+    s_ws (scan);
+    char c = scan->pos < scan->length ? scan->text[scan->pos] : 0;
+    switch (scan->state) {
+        case S_DONE:
+            if (scan->pos == scan->length)
+                return CABI_TOK_END;
+            return s_fail (scan, CAB_ERR_INVALID_JSON, "text after the JSON value");
+        case S_COMMA:
+            if (c == ',') {
+                scan->pos++;
+                s_ws (scan);
+                if (scan->stack[scan->depth - 1] == 'o') {
+                    scan->state = S_KEY;
+                    break;
+                }
+                return s_value (scan);
+            }
+            if (c == '}' && scan->stack[scan->depth - 1] == 'o')
+                return s_close (scan, c);
+            if (c == ']' && scan->stack[scan->depth - 1] == 'a')
+                return s_close (scan, c);
+            return s_fail (scan, CAB_ERR_INVALID_JSON, "expected ',' or a closing bracket");
+        case S_FIRST_VALUE:
+            if (c == ']')
+                return s_close (scan, c);
+            return s_value (scan);
+        case S_VALUE:
+            return s_value (scan);
+        case S_FIRST_KEY:
+            if (c == '}')
+                return s_close (scan, c);
+            break;
+        default:
+            break;
+    }
+    //  S_KEY (or S_FIRST_KEY with a key)
+    c = scan->pos < scan->length ? scan->text[scan->pos] : 0;
+    if (c != '"')
+        return s_fail (scan, CAB_ERR_INVALID_JSON, "expected a member name");
+    if (!s_string (scan))
+        return CABI_TOK_ERROR;
+    s_ws (scan);
+    if (scan->pos >= scan->length || scan->text[scan->pos] != ':')
+        return s_fail (scan, CAB_ERR_INVALID_JSON, "expected ':'");
+    scan->pos++;
+    scan->state = S_VALUE;
+    return CABI_TOK_KEY;
+}
+
+bool
+cabi_scan_skip (cabi_scan_t *scan, cabi_tok_t first)
+{
+    if (first != CABI_TOK_OBJECT && first != CABI_TOK_ARRAY)
+        return first != CABI_TOK_ERROR;
+    int target = scan->depth - 1;
+    while (true) {
+        cabi_tok_t tok = cabi_scan_next (scan);
+        if (tok == CABI_TOK_ERROR || tok == CABI_TOK_END)
+            return false;
+        if ((tok == CABI_TOK_OBJECT_END || tok == CABI_TOK_ARRAY_END) && scan->depth == target)
+            return true;
+    }
+}

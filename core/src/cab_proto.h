@@ -1,0 +1,107 @@
+/*  =========================================================================
+    cab_proto - the wire protocol codec (private to libcabruca and the broker)
+
+    Encodes and decodes the messages of docs/protocol.md (protocol CAB/1).
+    Every message is a ZeroMQ multipart message whose first frame is the
+    signature "CAB/<version>" and whose second frame is the command name;
+    the arguments follow, one per frame. A ROUTER peer sees a routing id
+    frame before the signature: the broker pops it before decoding.
+
+    Decoding never trusts the input: every frame is bounded, numbers are
+    checked, and a message that does not follow the grammar gives
+    CAB_ERR_PROTOCOL (or CAB_ERR_UNSUPPORTED_VERSION, CAB_ERR_TOO_LARGE) with
+    as much of the message decoded as possible, so that the broker can
+    answer a bad PUBLISH with a NACK that carries its tag.
+    =========================================================================
+*/
+#ifndef CAB_PROTO_H_INCLUDED
+#define CAB_PROTO_H_INCLUDED
+
+#include "cabruca.h"
+#include "cab_event.h"
+#include <czmq.h>
+
+//  The protocol version this code speaks, and its signature frame.
+#define CABI_PROTO_VERSION   1
+#define CABI_PROTO_SIGNATURE "CAB/1"
+//  Bounds on the short text frames (bytes, without terminator).
+#define CABI_PROTO_TAG_MAX   64
+#define CABI_PROTO_AGENT_MAX 64
+#define CABI_PROTO_ID_MAX    64
+//  Largest JSON body other than an event (HELLO options, WELCOME, STATUS).
+#define CABI_PROTO_JSON_MAX  (64 * 1024)
+//  Largest number of frames in a message (after the routing id).
+#define CABI_PROTO_FRAMES_MAX 8
+
+typedef enum {
+    CABI_PROTO_NONE = 0,
+    CABI_PROTO_HELLO,
+    CABI_PROTO_WELCOME,
+    CABI_PROTO_PUBLISH,
+    CABI_PROTO_ACK,
+    CABI_PROTO_NACK,
+    CABI_PROTO_HEARTBEAT,
+    CABI_PROTO_STATUS,
+    CABI_PROTO_STATUS_REPLY,
+    CABI_PROTO_ERROR,
+    CABI_PROTO_BYE,
+    CABI_PROTO_COUNT_
+} cabi_proto_command_t;
+
+//  A decoded (or to-be-encoded) message. The short fields are copied and
+//  terminated; body points into the frame it came from (borrowed, valid
+//  while the zmsg_t lives) or, for encoding, into the caller's buffer.
+typedef struct {
+    cabi_proto_command_t command;
+    int version;                                //  From the signature
+    char tag [CABI_PROTO_TAG_MAX + 1];          //  PUBLISH, ACK, NACK
+    char agent_id [CABI_PROTO_AGENT_MAX + 1];   //  HELLO
+    char event_id [CABI_PROTO_ID_MAX + 1];      //  ACK
+    uint64_t seq;                               //  ACK
+    bool duplicate;                             //  ACK: "duplicate"
+    cab_status_t code;                          //  NACK, ERROR
+    char path [CAB_ERROR_PATH_MAX];             //  NACK
+    char text [CAB_ERROR_TEXT_MAX];             //  NACK, ERROR
+    const char *body;                           //  PUBLISH event, JSON bodies
+    size_t body_size;
+} cabi_proto_t;
+
+//  Return the command's name on the wire ("PUBLISH"), or "?" if unknown.
+const char *
+    cabi_proto_command_name (cabi_proto_command_t command);
+
+//  True when text is a valid agent id: 1-64 of [A-Za-z0-9._-].
+bool
+    cabi_proto_agent_id_valid (const char *text);
+
+//  Decode a message (borrowed; the routing id, if any, already popped)
+//  into *out. Returns CAB_OK, or CAB_ERR_UNSUPPORTED_VERSION (another
+//  "CAB/n"), CAB_ERR_PROTOCOL (anything else wrong), CAB_ERR_TOO_LARGE (a
+//  PUBLISH event over CAB_EVENT_MAX_SIZE) with the reason in error. On
+//  error out->command and out->tag are set when they could be read.
+cab_status_t
+    cabi_proto_decode (zmsg_t *msg, cabi_proto_t *out, cab_error_t *error);
+
+//  Encode a message. Returns a new zmsg_t (caller owns it) or NULL when out
+//  of memory. The fields used depend on the command; see docs/protocol.md.
+zmsg_t *
+    cabi_proto_encode (const cabi_proto_t *msg);
+
+//  Shorthands that fill a cabi_proto_t and encode it. Each returns a new
+//  zmsg_t or NULL when out of memory.
+zmsg_t *
+    cabi_proto_new_simple (cabi_proto_command_t command);
+zmsg_t *
+    cabi_proto_new_hello (const char *agent_id, const char *options_json);
+zmsg_t *
+    cabi_proto_new_publish (const char *tag, const char *event, size_t size);
+zmsg_t *
+    cabi_proto_new_ack (const char *tag, uint64_t seq, const char *event_id, bool duplicate);
+zmsg_t *
+    cabi_proto_new_nack (const char *tag, cab_status_t code, const char *path, const char *text);
+zmsg_t *
+    cabi_proto_new_error (cab_status_t code, const char *text);
+zmsg_t *
+    cabi_proto_new_json (cabi_proto_command_t command, const char *json);
+
+#endif

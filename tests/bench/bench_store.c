@@ -1,0 +1,358 @@
+/*  =========================================================================
+    bench_store - event store append throughput and memory
+
+    Appends 1 KB events through cab_store_append in batches of 1, 100 and
+    1,000 rows per commit, durability NORMAL and FULL, with UUIDv7 (time-
+    ordered) and UUIDv4 (random) ids, and the same rows through a baseline
+    in the same run: a tuned plain SQLite loop (WAL, same synchronous
+    setting, one prepared INSERT into a bare two-column table). Prints the
+    median rows/s of the runs and the ratio to the baseline.
+
+        bench_store [-r runs] [-n rows] [--rss [events]] [-d dir]
+
+    --rss appends 1,000,000 events (batches of 1,000) and prints the
+    process RSS after the appends and after a reopen; the broker's goal is
+    RSS under 64 MB with 1,000,000 stored events.
+    =========================================================================
+*/
+#include "cab_store.h"
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EVENT_BYTES 1024
+#define MAX_RUNS    9
+
+typedef struct {
+    char id[40];
+    char text[EVENT_BYTES + 1];
+} s_row_t;
+
+static uint64_t s_rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+s_random (void)
+{
+    s_rng ^= s_rng << 13;
+    s_rng ^= s_rng >> 7;
+    s_rng ^= s_rng << 17;
+    return s_rng;
+}
+
+static double
+s_now (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+//  A UUID text: v7 starts with the millisecond clock (plus a counter, so
+//  ids made in the same millisecond still sort), v4 is all random.
+static void
+s_uuid (char *buffer, int version, int64_t ms, uint64_t counter)
+{
+    uint64_t hi = s_random (), lo = s_random ();
+    if (version == 7)
+        hi = ((uint64_t)ms << 16) | (counter & 0x0fff);
+    hi = (hi & ~0xf000ULL) | ((uint64_t)version << 12);
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+    snprintf (buffer, 37, "%08llx-%04llx-%04llx-%04llx-%012llx", (unsigned long long)(hi >> 32),
+              (unsigned long long)((hi >> 16) & 0xffff), (unsigned long long)(hi & 0xffff),
+              (unsigned long long)(lo >> 48), (unsigned long long)(lo & 0xffffffffffffULL));
+}
+
+static void
+s_make_rows (s_row_t *rows, size_t count, int version)
+{
+    int64_t ms = s_now_ms ();
+    for (size_t i = 0; i < count; i++) {
+        s_uuid (rows[i].id, version, ms + (int64_t)(i / 4096), i);
+        int length = snprintf (rows[i].text, sizeof rows[i].text,
+                               "{\"version\":\"0\",\"id\":\"%s\",\"detail-type\":\"Bench Event\","
+                               "\"source\":\"cabruca.bench\",\"account\":\"local\","
+                               "\"time\":\"2026-11-22T10:00:00.000Z\",\"region\":\"us-east-1\","
+                               "\"resources\":[],\"detail\":{\"schema_version\":\"1.0\","
+                               "\"agent_id\":\"bench-001\",\"correlation_id\":\"%s\",\"pad\":\"",
+                               rows[i].id, rows[i].id);
+        memset (rows[i].text + length, 'x', EVENT_BYTES - (size_t)length - 3);
+        memcpy (rows[i].text + EVENT_BYTES - 3, "\"}}", 4);
+    }
+}
+
+static char s_dir[256];
+
+static void
+s_remove_store (const char *path)
+{
+    char name[320];
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf (name, sizeof name, "%s%s", path, suffixes[i]);
+        unlink (name);
+    }
+}
+
+//  rows/s of cab_store_append over rows, batch rows per call.
+static double
+s_run_store (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/store.db", s_dir);
+    s_remove_store (path);
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (path, durability, &error);
+    if (!store) {
+        fprintf (stderr, "bench_store: %s\n", error.text);
+        exit (1);
+    }
+    cab_store_item_t *items = calloc (batch, sizeof *items);
+    int64_t now = s_now_ms ();
+    double start = s_now ();
+    for (size_t done = 0; done < count; done += batch) {
+        size_t n = count - done < batch ? count - done : batch;
+        for (size_t i = 0; i < n; i++) {
+            const s_row_t *row = &rows[done + i];
+            items[i] = (cab_store_item_t){.id = row->id,
+                                          .source = "cabruca.bench",
+                                          .detail_type = "Bench Event",
+                                          .agent_id = "bench-001",
+                                          .correlation_id = row->id,
+                                          .time_ms = now,
+                                          .text = row->text,
+                                          .length = EVENT_BYTES};
+        }
+        if (cab_store_append (store, items, n, &error) != CAB_OK) {
+            fprintf (stderr, "bench_store: %s\n", error.text);
+            exit (1);
+        }
+    }
+    double elapsed = s_now () - start;
+    free (items);
+    cab_store_destroy (&store);
+    s_remove_store (path);
+    return (double)count / elapsed;
+}
+
+//  The baseline: a tuned plain SQLite insert loop of the same rows.
+static double
+s_run_baseline (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/baseline.db", s_dir);
+    s_remove_store (path);
+    sqlite3 *db = NULL;
+    sqlite3_open (path, &db);
+    sqlite3_exec (db,
+                  durability == CAB_STORE_FULL ? "PRAGMA synchronous = FULL"
+                                               : "PRAGMA synchronous = NORMAL",
+                  NULL, NULL, NULL);
+    sqlite3_exec (db,
+                  "PRAGMA journal_mode = WAL; PRAGMA cache_size = -16384;"
+                  "CREATE TABLE t (id TEXT, text TEXT)",
+                  NULL, NULL, NULL);
+    sqlite3_stmt *insert = NULL, *begin = NULL, *commit = NULL;
+    sqlite3_prepare_v2 (db, "INSERT INTO t VALUES (?1, ?2)", -1, &insert, NULL);
+    sqlite3_prepare_v2 (db, "BEGIN", -1, &begin, NULL);
+    sqlite3_prepare_v2 (db, "COMMIT", -1, &commit, NULL);
+    double start = s_now ();
+    for (size_t done = 0; done < count; done += batch) {
+        size_t n = count - done < batch ? count - done : batch;
+        sqlite3_step (begin);
+        sqlite3_reset (begin);
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_bind_text (insert, 1, rows[done + i].id, -1, SQLITE_STATIC);
+            sqlite3_bind_text (insert, 2, rows[done + i].text, EVENT_BYTES, SQLITE_STATIC);
+            if (sqlite3_step (insert) != SQLITE_DONE) {
+                fprintf (stderr, "bench_store: baseline: %s\n", sqlite3_errmsg (db));
+                exit (1);
+            }
+            sqlite3_reset (insert);
+        }
+        sqlite3_step (commit);
+        sqlite3_reset (commit);
+    }
+    double elapsed = s_now () - start;
+    sqlite3_finalize (insert);
+    sqlite3_finalize (begin);
+    sqlite3_finalize (commit);
+    sqlite3_close (db);
+    s_remove_store (path);
+    return (double)count / elapsed;
+}
+
+static int
+s_compare (const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+s_median (double *values, int count)
+{
+    qsort (values, (size_t)count, sizeof *values, s_compare);
+    return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
+}
+
+static void
+s_case (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability,
+        int version, int runs)
+{
+    double store[MAX_RUNS], baseline[MAX_RUNS];
+    //  Interleaved, so that drift of a shared machine hits both alike.
+    for (int run = 0; run < runs; run++) {
+        baseline[run] = s_run_baseline (rows, count, batch, durability);
+        store[run] = s_run_store (rows, count, batch, durability);
+    }
+    double s = s_median (store, runs), b = s_median (baseline, runs);
+    printf ("| %-6s | %5zu | v%d | %7zu | %9.0f | %9.0f | %5.2f |\n",
+            durability == CAB_STORE_FULL ? "FULL" : "NORMAL", batch, version, count, s, b, s / b);
+    fflush (stdout);
+}
+
+static long
+s_rss_kib (const char *field)
+{
+    FILE *file = fopen ("/proc/self/status", "r");
+    char line[256];
+    long value = -1;
+    size_t length = strlen (field);
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, field, length) == 0)
+            value = strtol (line + length + 1, NULL, 10);
+    if (file)
+        fclose (file);
+    return value;
+}
+
+static void
+s_rss (size_t total, int version)
+{
+    char path[300];
+    snprintf (path, sizeof path, "%s/rss.db", s_dir);
+    s_remove_store (path);
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (path, CAB_STORE_NORMAL, &error);
+    if (!store) {
+        fprintf (stderr, "bench_store: %s\n", error.text);
+        exit (1);
+    }
+    size_t batch = 1000;
+    s_row_t *rows = calloc (batch, sizeof *rows);
+    cab_store_item_t *items = calloc (batch, sizeof *items);
+    long base = s_rss_kib ("VmRSS:");
+    double start = s_now ();
+    for (size_t done = 0; done < total; done += batch) {
+        s_make_rows (rows, batch, version);
+        for (size_t i = 0; i < batch; i++)
+            items[i] = (cab_store_item_t){.id = rows[i].id,
+                                          .source = "cabruca.bench",
+                                          .detail_type = "Bench Event",
+                                          .agent_id = "bench-001",
+                                          .correlation_id = rows[i].id,
+                                          .time_ms = s_now_ms (),
+                                          .text = rows[i].text,
+                                          .length = EVENT_BYTES};
+        if (cab_store_append (store, items, batch, &error) != CAB_OK) {
+            fprintf (stderr, "bench_store: %s\n", error.text);
+            exit (1);
+        }
+    }
+    double elapsed = s_now () - start;
+    long after = s_rss_kib ("VmRSS:");
+    int64_t size = cab_store_size_bytes (store);
+    cab_store_destroy (&store);
+    store = cab_store_new (path, CAB_STORE_NORMAL, &error);
+    s_make_rows (rows, batch, version);
+    for (size_t i = 0; i < batch; i++)
+        items[i] = (cab_store_item_t){.id = rows[i].id,
+                                      .source = "cabruca.bench",
+                                      .detail_type = "Bench Event",
+                                      .text = rows[i].text,
+                                      .length = EVENT_BYTES};
+    cab_store_append (store, items, batch, &error);
+    long reopened = s_rss_kib ("VmRSS:");
+    printf ("| v%d | %zu | %.0f | %ld | %ld | %ld | %ld | %.0f |\n", version, total,
+            (double)total / elapsed, base / 1024, after / 1024, reopened / 1024,
+            s_rss_kib ("VmHWM:") / 1024, (double)size / 1048576.0);
+    fflush (stdout);
+    cab_store_destroy (&store);
+    s_remove_store (path);
+    free (rows);
+    free (items);
+}
+
+int
+main (int argc, char **argv)
+{
+    int runs = 3;
+    size_t count = 20000, rss_events = 0;
+    const char *parent = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp (argv[i], "-r") == 0 && i + 1 < argc)
+            runs = (int)strtol (argv[++i], NULL, 10);
+        else if (strcmp (argv[i], "-n") == 0 && i + 1 < argc)
+            count = (size_t)strtoul (argv[++i], NULL, 10);
+        else if (strcmp (argv[i], "-d") == 0 && i + 1 < argc)
+            parent = argv[++i];
+        else if (strcmp (argv[i], "--rss") == 0) {
+            rss_events = 1000000;
+            if (i + 1 < argc && argv[i + 1][0] != '-')
+                rss_events = (size_t)strtoul (argv[++i], NULL, 10);
+        } else {
+            fprintf (stderr, "usage: bench_store [-r runs] [-n rows] [--rss [events]] [-d dir]\n");
+            return 100;
+        }
+    }
+    if (runs < 1 || runs > MAX_RUNS || count < 1000) {
+        fprintf (stderr, "bench_store: runs 1..%d, rows at least 1000\n", MAX_RUNS);
+        return 100;
+    }
+    snprintf (s_dir, sizeof s_dir, "%s/bench-store-XXXXXX", parent);
+    if (!mkdtemp (s_dir)) {
+        perror ("bench_store: mkdtemp");
+        return 111;
+    }
+    printf ("# bench_store: 1 KB events, SQLite %s, median of %d runs, rows/s\n",
+            sqlite3_libversion (), runs);
+    if (rss_events) {
+        printf ("| ids | events | rows/s | RSS start MB | RSS after MB | RSS reopened MB |"
+                " peak MB | store MB |\n|---|---|---|---|---|---|---|---|\n");
+        s_rss (rss_events, 7);
+        s_rss (rss_events, 4);
+    } else {
+        s_row_t *rows7 = calloc (count, sizeof *rows7);
+        s_row_t *rows4 = calloc (count, sizeof *rows4);
+        s_make_rows (rows7, count, 7);
+        s_make_rows (rows4, count, 4);
+        printf ("| durability | batch | ids | rows | cab_store | plain SQLite | ratio |\n"
+                "|---|---|---|---|---|---|---|\n");
+        size_t batches[] = {1, 100, 1000};
+        for (int d = 0; d < 2; d++) {
+            cab_store_durability_t durability = d ? CAB_STORE_FULL : CAB_STORE_NORMAL;
+            for (int b = 0; b < 3; b++) {
+                //  One fsync per row is slow: fewer rows for batch 1.
+                size_t n = batches[b] == 1 ? count / (d ? 20 : 4) : count;
+                s_case (rows7, n, batches[b], durability, 7, runs);
+            }
+        }
+        s_case (rows4, count, 100, CAB_STORE_NORMAL, 4, runs);
+        s_case (rows4, count, 1000, CAB_STORE_NORMAL, 4, runs);
+        free (rows7);
+        free (rows4);
+    }
+    rmdir (s_dir);
+    return 0;
+}

@@ -1,0 +1,225 @@
+/*  =========================================================================
+    test_cab_proto - the wire codec: every message round-trips, and every
+    malformed message is refused with the right code (docs/protocol.md)
+    =========================================================================
+*/
+#include "cab_proto.h"
+#include <check.h>
+#include <string.h>
+
+//  Build a message from a NULL-terminated list of frame strings.
+static zmsg_t *
+s_msg (const char *first, ...)
+{
+    zmsg_t *msg = zmsg_new ();
+    va_list args;
+    va_start (args, first);
+    for (const char *frame = first; frame; frame = va_arg (args, const char *))
+        zmsg_addstr (msg, frame);
+    va_end (args);
+    return msg;
+}
+
+static cab_status_t
+s_decode (zmsg_t *msg, cabi_proto_t *out, cab_error_t *error)
+{
+    cab_error_clear (error);
+    cab_status_t status = cabi_proto_decode (msg, out, error);
+    zmsg_destroy (&msg);
+    return status;
+}
+
+START_TEST (test_round_trip)
+{
+    cabi_proto_t out;
+    cab_error_t error;
+    const char *event = "{\"id\":\"x\"}";
+    zmsg_t *msg = cabi_proto_new_publish ("17", event, strlen (event));
+    ck_assert_int_eq (zmsg_size (msg), 4);
+    cab_error_clear (&error);
+    ck_assert_int_eq (cabi_proto_decode (msg, &out, &error), CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_PUBLISH);
+    ck_assert_int_eq (out.version, 1);
+    ck_assert_str_eq (out.tag, "17");
+    ck_assert_uint_eq (out.body_size, strlen (event));
+    ck_assert (memcmp (out.body, event, out.body_size) == 0);
+    zmsg_destroy (&msg);
+
+    ck_assert_int_eq (s_decode (cabi_proto_new_ack ("17", 12345678901234ULL, "id-1", true), &out,
+                                &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_ACK);
+    ck_assert (out.seq == 12345678901234ULL);
+    ck_assert (out.duplicate);
+    ck_assert_str_eq (out.event_id, "id-1");
+
+    ck_assert_int_eq (s_decode (cabi_proto_new_nack ("9", CAB_ERR_SCHEMA_VIOLATION,
+                                                     "/detail/severity", "must be one of"),
+                                &out, &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.code, CAB_ERR_SCHEMA_VIOLATION);
+    ck_assert_str_eq (out.path, "/detail/severity");
+    ck_assert_str_eq (out.text, "must be one of");
+
+    ck_assert_int_eq (s_decode (cabi_proto_new_hello ("monitor-001", "{}"), &out, &error), CAB_OK);
+    ck_assert_str_eq (out.agent_id, "monitor-001");
+    ck_assert_uint_eq (out.body_size, 2);
+    ck_assert_int_eq (s_decode (cabi_proto_new_hello ("monitor-001", NULL), &out, &error), CAB_OK);
+    ck_assert_int_eq (s_decode (cabi_proto_new_error (CAB_ERR_DISCONNECTED, "send HELLO"), &out,
+                                &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_ERROR);
+    ck_assert_int_eq (out.code, CAB_ERR_DISCONNECTED);
+    ck_assert_int_eq (s_decode (cabi_proto_new_json (CABI_PROTO_WELCOME, "{\"a\":1}"), &out,
+                                &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_WELCOME);
+    for (int command = CABI_PROTO_HEARTBEAT; command <= CABI_PROTO_BYE; command++) {
+        if (command == CABI_PROTO_STATUS_REPLY || command == CABI_PROTO_ERROR)
+            continue;
+        ck_assert_int_eq (s_decode (cabi_proto_new_simple ((cabi_proto_command_t) command), &out,
+                                    &error),
+                          CAB_OK);
+        ck_assert_int_eq (out.command, command);
+    }
+}
+END_TEST
+
+START_TEST (test_malformed)
+{
+    cabi_proto_t out;
+    cab_error_t error;
+    //  Too few frames, no signature, another version, unknown command
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", NULL), &out, &error), CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (zmsg_new (), &out, &error), CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("HELLO", "x", NULL), &out, &error), CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/x", "HELLO", "a", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/2", "HELLO", "a", NULL), &out, &error),
+                      CAB_ERR_UNSUPPORTED_VERSION);
+    ck_assert_int_eq (out.version, 2);
+    ck_assert_int_eq (out.command, CABI_PROTO_HELLO);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "JUMP", NULL), &out, &error), CAB_ERR_PROTOCOL);
+    ck_assert_str_eq (error.text, "unknown command 'JUMP'");
+    //  Wrong argument counts
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "PUBLISH", "1", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_str_eq (out.tag, "1"); //  So the broker can NACK it
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "HEARTBEAT", "x", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "HELLO", NULL), &out, &error), CAB_ERR_PROTOCOL);
+    //  Bad tokens
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "HELLO", "bad agent", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "PUBLISH", "", "{}", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    char long_tag [80];
+    memset (long_tag, 'a', sizeof long_tag - 1);
+    long_tag [sizeof long_tag - 1] = 0;
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "PUBLISH", long_tag, "{}", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    //  Bad numbers
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "0", "i", "stored", NULL), &out,
+                                &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "-5", "i", "stored", NULL), &out,
+                                &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "99999999999999999999", "i",
+                                       "stored", NULL),
+                                &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "5", "i", "maybe", NULL), &out,
+                                &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "NACK", "1", "x", "N", "", "t", NULL), &out,
+                                &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ERROR", "70000", "N", "t", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    //  NUL bytes in a text frame
+    zmsg_t *msg = s_msg ("CAB/1", "ERROR", "15", "ProtocolError", NULL);
+    zmsg_addmem (msg, "a\0b", 3);
+    ck_assert_int_eq (s_decode (msg, &out, &error), CAB_ERR_PROTOCOL);
+    //  Too many frames
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "BYE", "1", "2", "3", "4", "5", "6", "7", "8",
+                                       "9", NULL),
+                                &out, &error),
+                      CAB_ERR_PROTOCOL);
+}
+END_TEST
+
+START_TEST (test_too_large)
+{
+    cabi_proto_t out;
+    cab_error_t error;
+    size_t size = CAB_EVENT_MAX_SIZE + 1;
+    char *big = (char *) calloc (1, size);
+    memset (big, ' ', size);
+    ck_assert_int_eq (s_decode (cabi_proto_new_publish ("7", big, size), &out, &error),
+                      CAB_ERR_TOO_LARGE);
+    ck_assert_str_eq (out.tag, "7");
+    ck_assert_int_eq (s_decode (cabi_proto_new_publish ("7", big, size - 1), &out, &error),
+                      CAB_OK);
+    free (big);
+}
+END_TEST
+
+START_TEST (test_agent_ids)
+{
+    ck_assert (cabi_proto_agent_id_valid ("monitor-001"));
+    ck_assert (cabi_proto_agent_id_valid ("a.b_c-D9"));
+    ck_assert (!cabi_proto_agent_id_valid (""));
+    ck_assert (!cabi_proto_agent_id_valid (NULL));
+    ck_assert (!cabi_proto_agent_id_valid ("a b"));
+    ck_assert (!cabi_proto_agent_id_valid ("a/b"));
+    char long_id [70];
+    memset (long_id, 'a', sizeof long_id - 1);
+    long_id [sizeof long_id - 1] = 0;
+    ck_assert (!cabi_proto_agent_id_valid (long_id));
+    ck_assert_str_eq (cabi_proto_command_name (CABI_PROTO_STATUS_REPLY), "STATUS-REPLY");
+    ck_assert_str_eq (cabi_proto_command_name (CABI_PROTO_COUNT_), "?");
+}
+END_TEST
+
+//  Random bytes in every frame never crash the decoder.
+START_TEST (test_fuzz)
+{
+    cabi_proto_t out;
+    cab_error_t error;
+    srand (42);
+    const char *commands [] = { "HELLO", "PUBLISH", "ACK", "NACK", "ERROR", "WELCOME", "BYE" };
+    for (int round = 0; round < 5000; round++) {
+        zmsg_t *msg = zmsg_new ();
+        zmsg_addstr (msg, rand () % 8 ? "CAB/1" : "CAB/9");
+        zmsg_addstr (msg, commands [rand () % 7]);
+        int frames = rand () % 7;
+        for (int frame = 0; frame < frames; frame++) {
+            char bytes [40];
+            size_t size = (size_t) (rand () % (int) sizeof bytes);
+            for (size_t index = 0; index < size; index++)
+                bytes [index] = (char) (rand () % 8 ? '0' + rand () % 10 : rand () % 256);
+            zmsg_addmem (msg, bytes, size);
+        }
+        s_decode (msg, &out, &error);
+    }
+}
+END_TEST
+
+int
+main (void)
+{
+    Suite *suite = suite_create ("cab_proto");
+    TCase *tcase = tcase_create ("codec");
+    tcase_add_test (tcase, test_round_trip);
+    tcase_add_test (tcase, test_malformed);
+    tcase_add_test (tcase, test_too_large);
+    tcase_add_test (tcase, test_agent_ids);
+    tcase_add_test (tcase, test_fuzz);
+    suite_add_tcase (suite, tcase);
+    SRunner *runner = srunner_create (suite);
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failed ? 1 : 0;
+}
