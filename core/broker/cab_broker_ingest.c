@@ -16,6 +16,8 @@
 //  Most messages read from the ROUTER in one go.
 //  (small, so that the loop looks at the writer's answers often).
 #define S_READ_MAX 256
+//  At most one store failure log line per this many ms.
+#define S_STORE_LOG_MS 5000
 
 static void
 s_nack (cabi_broker_t *self, zframe_t *identity, const char *tag, const cab_error_t *error)
@@ -213,6 +215,30 @@ cabi_broker_dispatch (cabi_broker_t *self)
     self->spare = NULL;
 }
 
+//  Log store failures at most every S_STORE_LOG_MS, and the recovery.
+static void
+s_log_store (cabi_broker_t *self, cabi_batch_t *batch)
+{
+    int64_t now = zclock_mono ();
+    bool may_log = self->store_logged_at == 0 || now - self->store_logged_at >= S_STORE_LOG_MS;
+    if (batch->status == CAB_OK) {
+        if (self->store_failing && may_log) {
+            zsys_info ("cabruca-broker: store: commits again");
+            self->store_failing = false;
+            self->store_logged_at = now;
+        }
+        return;
+    }
+    self->store_failures_unlogged += batch->count;
+    if (may_log) {
+        zsys_error ("cabruca-broker: store: %s (%" PRIu64 " events NACKed StoreUnavailable)",
+                    batch->error.text, self->store_failures_unlogged);
+        self->store_failures_unlogged = 0;
+        self->store_logged_at = now;
+    }
+    self->store_failing = true;
+}
+
 void
 cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
 {
@@ -243,9 +269,7 @@ cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
             s_nack (self, meta->identity, meta->tag, &error);
         }
     }
-    if (batch->status != CAB_OK)
-        zsys_error ("cabruca-broker: store: %s (%zu events NACKed)", batch->error.text,
-                    batch->count);
+    s_log_store (self, batch);
     cabi_batch_reset (batch);
     self->spare = batch;
     self->writer_busy = false;

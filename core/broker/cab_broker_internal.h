@@ -97,6 +97,9 @@ typedef struct {
     bool writer_busy;
     size_t in_flight;                       //  Events taken in, not yet answered
     int64_t started;
+    bool store_failing;                     //  The last commit failed
+    int64_t store_logged_at;                //  When we last logged a failure
+    uint64_t store_failures_unlogged;       //  Events refused since then
     //  Counters (docs/protocol.md, STATUS-REPLY)
     uint64_t received, stored, duplicates, batches, send_failures, peers_forgotten;
     uint64_t nacked [CAB_STATUS_COUNT_];

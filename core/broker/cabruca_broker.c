@@ -121,6 +121,7 @@ main (int argc, char **argv)
     signal (SIGPIPE, SIG_IGN);
     zsys_handler_set (NULL);
     zsys_set_logident ("cabruca-broker");
+    zsys_set_logstream (stderr);
 
     cab_broker_t *broker = cab_broker_new (&config, &error);
     if (!broker) {

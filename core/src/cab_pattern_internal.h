@@ -167,4 +167,11 @@ cab_status_t
 void
     cabi_compiled_free (cabi_compiled_t *compiled);
 
+//  ---------------------------------------------------------------------
+//  cab_pattern_text.c: a jansson value as compact JSON text, reals in
+//  shortest round-trip form. Returns new text (caller frees) and sets
+//  *len_p, or NULL with CAB_ERR_TOO_LARGE in error.
+char *
+    cabi_json_text (const json_t *value, size_t *len_p, cab_error_t *error);
+
 #endif
