@@ -17,6 +17,9 @@ PACKAGES="build-essential autoconf automake libtool pkg-config git
   libzmq3-dev libczmq-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev
   libpcre2-dev check json-schema-test-suite python3 python3-zmq sqlite3
   clang-format valgrind"
+#  tests/terraform runs node and npm: Debian's only when none is installed.
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
+command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 
 log () { printf 'setup: %s\n' "$*" >&2; }
 

@@ -21,6 +21,7 @@ static const s_command_t s_commands[] = {
     {"pattern", cli_pattern_main, "check EventBridge event patterns and match events offline"},
     {"publish", cli_publish_main, "publish events to the broker; print each ACK or NACK"},
     {"status", cli_status_main, "show the broker's counters, agents and store size"},
+    {"supervisor", cli_supervisor_main, "status, start, stop, restart programs; reload"},
     {NULL, NULL, NULL}};
 
 static void

@@ -36,5 +36,6 @@ int cli_schemas_main (int argc, char **argv);
 int cli_pattern_main (int argc, char **argv);
 int cli_publish_main (int argc, char **argv);
 int cli_status_main (int argc, char **argv);
+int cli_supervisor_main (int argc, char **argv);
 
 #endif

@@ -28,19 +28,19 @@ typedef struct {
     const char *detail_type;
 } s_type_t;
 
-static const s_type_t s_types [] = {
-    { "issue", "cabruca.agents.monitor", "Issue Detection" },
-    { "feature", "cabruca.agents.product", "Feature Request" },
-    { "change", "cabruca.agents.developer", "Code Change" },
-    { "test", "cabruca.agents.tester", "Test Results" },
-    { NULL, NULL, NULL },
+static const s_type_t s_types[] = {
+    {"issue", "cabruca.agents.monitor", "Issue Detection"},
+    {"feature", "cabruca.agents.product", "Feature Request"},
+    {"change", "cabruca.agents.developer", "Code Change"},
+    {"test", "cabruca.agents.tester", "Test Results"},
+    {NULL, NULL, NULL},
 };
 
 typedef struct {
-    zhashx_t *held;         //  ordinal -> answer line (owned), waiting for earlier ones
-    zhashx_t *ordinals;     //  client's publish number -> input ordinal (owned copy)
-    uint64_t published;     //  Events handed to the client so far
-    uint64_t next_print;    //  Input ordinal of the next answer to print
+    zhashx_t *held;       //  ordinal -> answer line (owned), waiting for earlier ones
+    zhashx_t *ordinals;   //  client's publish number -> input ordinal (owned copy)
+    uint64_t published;   //  Events handed to the client so far
+    uint64_t next_print;  //  Input ordinal of the next answer to print
     size_t acked, nacked;
 } s_output_t;
 
@@ -71,10 +71,10 @@ s_usage (FILE *out)
 static void
 s_print_ready (s_output_t *output)
 {
-    char key [24];
+    char key[24];
     while (true) {
         snprintf (key, sizeof key, "%" PRIu64, output->next_print);
-        char *line = (char *) zhashx_lookup (output->held, key);
+        char *line = (char *)zhashx_lookup (output->held, key);
         if (!line)
             break;
         fputs (line, stdout);
@@ -86,7 +86,7 @@ s_print_ready (s_output_t *output)
 static void
 s_on_result (const cab_client_result_t *result, void *arg)
 {
-    s_output_t *output = (s_output_t *) arg;
+    s_output_t *output = (s_output_t *)arg;
     char *line = NULL;
     int length;
     if (result->code == CAB_OK) {
@@ -94,12 +94,12 @@ s_on_result (const cab_client_result_t *result, void *arg)
         length = asprintf (&line, "ack %" PRIu64 " %s\n", result->seq, result->event_id);
     } else {
         output->nacked++;
-        length = asprintf (&line, "nack %s %s: %s\n", cab_status_name (result->code),
-                           result->path, result->text);
+        length = asprintf (&line, "nack %s %s: %s\n", cab_status_name (result->code), result->path,
+                           result->text);
     }
-    char key [24];
+    char key[24];
     snprintf (key, sizeof key, "%" PRIu64, result->number);
-    char *ordinal = (char *) zhashx_lookup (output->ordinals, key);
+    char *ordinal = (char *)zhashx_lookup (output->ordinals, key);
     if (ordinal && length >= 0)
         zhashx_insert (output->held, ordinal, line);
     zhashx_delete (output->ordinals, key);
@@ -114,7 +114,7 @@ s_set_field (json_t *fields, const char *assignment)
     const char *equals = strchr (assignment, '=');
     if (!equals || equals == assignment)
         return false;
-    char *name = strndup (assignment, (size_t) (equals - assignment));
+    char *name = strndup (assignment, (size_t)(equals - assignment));
     json_t *value = json_loads (equals + 1, JSON_DECODE_ANY, NULL);
     if (!value)
         value = json_string (equals + 1);
@@ -136,17 +136,15 @@ s_build (const char *type, json_t *fields, json_t *resources, const char *correl
     }
     cab_error_t error;
     cab_event_t *event = cab_event_new (known->source, known->detail_type, &error);
-    if (event && correlation_id &&
-        cab_event_set_correlation_id (event, correlation_id) != CAB_OK) {
+    if (event && correlation_id && cab_event_set_correlation_id (event, correlation_id) != CAB_OK) {
         fprintf (stderr, S_NAME ": --correlation-id must be a UUID\n");
         cab_event_destroy (&event);
         return NULL;
     }
     size_t index;
     json_t *resource;
-    json_array_foreach (resources, index, resource)
-        if (event)
-            cab_event_add_resource (event, json_string_value (resource));
+    json_array_foreach (resources, index, resource) if (event)
+        cab_event_add_resource (event, json_string_value (resource));
     if (event && cab_event_update_detail_new (event, json_incref (fields)) != CAB_OK)
         cab_event_destroy (&event);
     if (!event)
@@ -187,7 +185,7 @@ s_publish_lines (cab_client_t **client_p, cab_lines_t *lines, const char *endpoi
                 return false;
             cab_client_set_handler (*client_p, s_on_result, output);
         }
-        char ordinal [24];
+        char ordinal[24];
         snprintf (ordinal, sizeof ordinal, "%" PRIu64, ++number);
         if (status != CAB_OK) {
             //  An answer of our own, in its place in the output.
@@ -202,7 +200,7 @@ s_publish_lines (cab_client_t **client_p, cab_lines_t *lines, const char *endpoi
         //  Bound what waits for an earlier answer.
         while (zhashx_size (output->held) > S_HELD_PER_SLOT * CAB_CLIENT_DEFAULT_WINDOW)
             cab_client_poll (*client_p, 100);
-        char key [24];
+        char key[24];
         snprintf (key, sizeof key, "%" PRIu64, output->published + 1);
         zhashx_insert (output->ordinals, key, ordinal);
         if (cab_client_publish_text (*client_p, line, length, timeout_ms, &error) != CAB_OK)
@@ -221,35 +219,35 @@ cli_publish_main (int argc, char **argv)
     json_t *fields = json_object (), *resources = json_array ();
     int exit_code = CLI_EXIT_USAGE;
     for (int index = 1; index < argc; index++) {
-        const char *arg = argv [index];
+        const char *arg = argv[index];
         bool value = index + 1 < argc;
         if (cli_is_help (arg)) {
             s_usage (stdout);
             exit_code = CLI_EXIT_OK;
             goto done;
         } else if (streq (arg, "--broker") && value)
-            endpoint = argv [++index];
+            endpoint = argv[++index];
         else if (streq (arg, "--agent") && value)
-            agent = argv [++index];
+            agent = argv[++index];
         else if (streq (arg, "--type") && value)
-            type = argv [++index];
+            type = argv[++index];
         else if (streq (arg, "--correlation-id") && value)
-            correlation_id = argv [++index];
+            correlation_id = argv[++index];
         else if (streq (arg, "--resource") && value)
-            json_array_append_new (resources, json_string (argv [++index]));
+            json_array_append_new (resources, json_string (argv[++index]));
         else if (streq (arg, "--field") && value) {
-            if (!s_set_field (fields, argv [++index])) {
+            if (!s_set_field (fields, argv[++index])) {
                 fprintf (stderr, S_NAME ": --field needs NAME=VALUE\n");
                 goto done;
             }
         } else if (streq (arg, "--timeout") && value) {
             char *end = NULL;
-            timeout_ms = strtol (argv [++index], &end, 10);
+            timeout_ms = strtol (argv[++index], &end, 10);
             if (!end || *end || timeout_ms < 1 || timeout_ms > 86400000) {
                 fprintf (stderr, S_NAME ": --timeout needs milliseconds (1..86400000)\n");
                 goto done;
             }
-        } else if ((arg [0] != '-' || streq (arg, "-")) && !path)
+        } else if ((arg[0] != '-' || streq (arg, "-")) && !path)
             path = arg;
         else {
             fprintf (stderr, S_NAME ": unknown or incomplete option '%s'\n", arg);
@@ -265,11 +263,11 @@ cli_publish_main (int argc, char **argv)
         fprintf (stderr, S_NAME ": --field, --resource and --correlation-id need --type\n");
         goto done;
     }
-    s_output_t output = { zhashx_new (), zhashx_new (), 0, 1, 0, 0 };
-    zhashx_set_destructor (output.held, (zhashx_destructor_fn *) zstr_free);
-    zhashx_set_duplicator (output.held, (zhashx_duplicator_fn *) strdup);
-    zhashx_set_destructor (output.ordinals, (zhashx_destructor_fn *) zstr_free);
-    zhashx_set_duplicator (output.ordinals, (zhashx_duplicator_fn *) strdup);
+    s_output_t output = {zhashx_new (), zhashx_new (), 0, 1, 0, 0};
+    zhashx_set_destructor (output.held, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator (output.held, (zhashx_duplicator_fn *)strdup);
+    zhashx_set_destructor (output.ordinals, (zhashx_destructor_fn *)zstr_free);
+    zhashx_set_duplicator (output.ordinals, (zhashx_duplicator_fn *)strdup);
     cab_client_t *client = NULL;
     cab_error_t error;
     cab_error_clear (&error);
@@ -285,7 +283,7 @@ cli_publish_main (int argc, char **argv)
         if (client) {
             cab_client_set_handler (client, s_on_result, &output);
             zhashx_insert (output.ordinals, "1", "1");
-            cab_client_publish (client, &event, (int) timeout_ms, &error);
+            cab_client_publish (client, &event, (int)timeout_ms, &error);
         }
         cab_event_destroy (&event);
     } else {
@@ -296,11 +294,11 @@ cli_publish_main (int argc, char **argv)
             zhashx_destroy (&output.ordinals);
             goto done;
         }
-        answered = s_publish_lines (&client, lines, endpoint, agent, &output, (int) timeout_ms);
+        answered = s_publish_lines (&client, lines, endpoint, agent, &output, (int)timeout_ms);
         cab_lines_destroy (&lines);
     }
     if (client && answered)
-        answered = cab_client_flush (client, (int) timeout_ms, &error) == CAB_OK;
+        answered = cab_client_flush (client, (int)timeout_ms, &error) == CAB_OK;
     if (!client && error.code != CAB_OK)
         answered = false;
     if (!answered)

@@ -39,8 +39,8 @@ static void
 s_print (json_t *status)
 {
     printf ("broker      %s (protocol %d), up %.1f s\n",
-            json_string_value (json_object_get (status, "broker")), (int) s_int (status, "protocol"),
-            (double) s_int (status, "uptime_ms") / 1000.0);
+            json_string_value (json_object_get (status, "broker")), (int)s_int (status, "protocol"),
+            (double)s_int (status, "uptime_ms") / 1000.0);
     printf ("received    %" JSON_INTEGER_FORMAT "\n", s_int (status, "received"));
     printf ("stored      %" JSON_INTEGER_FORMAT "\n", s_int (status, "stored"));
     printf ("duplicates  %" JSON_INTEGER_FORMAT "\n", s_int (status, "duplicates"));
@@ -48,7 +48,8 @@ s_print (json_t *status)
     const char *code;
     json_t *count;
     const char *separator = " (";
-    json_object_foreach (json_object_get (status, "nacked"), code, count) {
+    json_object_foreach (json_object_get (status, "nacked"), code, count)
+    {
         printf ("%s%s %" JSON_INTEGER_FORMAT, separator, code, json_integer_value (count));
         separator = ", ";
     }
@@ -57,15 +58,14 @@ s_print (json_t *status)
     printf ("agents      %" JSON_INTEGER_FORMAT " connected", s_int (status, "connected_agents"));
     size_t index;
     json_t *agent;
-    json_array_foreach (json_object_get (status, "agents"), index, agent)
-        printf ("%s%s", index ? ", " : ": ",
-                json_string_value (json_object_get (agent, "agent_id")));
+    json_array_foreach (json_object_get (status, "agents"), index, agent) printf (
+        "%s%s", index ? ", " : ": ", json_string_value (json_object_get (agent, "agent_id")));
     printf ("\n");
     json_t *store = json_object_get (status, "store");
     printf ("store       %s (%s), %.1f MB, last seq %" JSON_INTEGER_FORMAT "\n",
             json_string_value (json_object_get (store, "path")),
             json_string_value (json_object_get (store, "durability")),
-            (double) s_int (store, "bytes") / 1e6, s_int (store, "last_seq"));
+            (double)s_int (store, "bytes") / 1e6, s_int (store, "last_seq"));
     printf ("errors      %" JSON_INTEGER_FORMAT " send failures, %" JSON_INTEGER_FORMAT
             " peers forgotten\n",
             s_int (status, "send_failures"), s_int (status, "peers_forgotten"));
@@ -78,17 +78,17 @@ cli_status_main (int argc, char **argv)
     bool as_json = false;
     long timeout_ms = 5000;
     for (int index = 1; index < argc; index++) {
-        const char *arg = argv [index];
+        const char *arg = argv[index];
         if (cli_is_help (arg)) {
             s_usage (stdout);
             return CLI_EXIT_OK;
         } else if (streq (arg, "--json"))
             as_json = true;
         else if (streq (arg, "--broker") && index + 1 < argc)
-            endpoint = argv [++index];
+            endpoint = argv[++index];
         else if (streq (arg, "--timeout") && index + 1 < argc) {
             char *end = NULL;
-            timeout_ms = strtol (argv [++index], &end, 10);
+            timeout_ms = strtol (argv[++index], &end, 10);
             if (!end || *end || timeout_ms < 1 || timeout_ms > 86400000) {
                 fprintf (stderr, S_NAME ": --timeout needs milliseconds (1..86400000)\n");
                 return CLI_EXIT_USAGE;
@@ -104,7 +104,7 @@ cli_status_main (int argc, char **argv)
     cab_client_t *client = cab_client_new (endpoint, NULL, &error);
     json_t *status = NULL;
     if (client)
-        cab_client_status (client, &status, (int) timeout_ms, &error);
+        cab_client_status (client, &status, (int)timeout_ms, &error);
     cab_client_destroy (&client);
     if (!status) {
         fprintf (stderr, S_NAME ": %s [%s]\n", error.text, cab_status_name (error.code));
