@@ -6,14 +6,21 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct _cab_lines_t {
-    FILE *file;     //  Input stream
-    bool owned;     //  Close file on destroy (not stdin)
-    size_t limit;   //  Longest line we accept
-    char *buffer;   //  limit + 2 bytes
-    size_t number;  //  Lines read so far
+    FILE *file;      //  Input stream
+    bool owned;      //  Close file on destroy (not stdin)
+    size_t limit;    //  Longest line we accept
+    char *buffer;    //  limit + 2 bytes: a line that spans two reads
+    size_t number;   //  Lines read so far
+    char *input;     //  S_INPUT + 1 bytes read ahead (the +1 for a NUL)
+    size_t at, end;  //  Unread input is input[at..end)
 };
+
+//  Read-ahead size: lines are found with memchr in blocks this large and,
+//  when a line lies inside one block, returned in place without a copy.
+#define S_INPUT (64 * 1024)
 
 char *
 cab_file_read (const char *path, size_t limit, size_t *size_p, cab_error_t *error)
@@ -77,6 +84,7 @@ cab_lines_new (const char *path, size_t limit, cab_error_t *error)
     }
     self->limit = limit;
     self->buffer = malloc (limit + 2);
+    self->input = malloc (S_INPUT + 1);
     if (!path || strcmp (path, "-") == 0)
         self->file = stdin;
     else {
@@ -89,7 +97,7 @@ cab_lines_new (const char *path, size_t limit, cab_error_t *error)
             return NULL;
         }
     }
-    if (!self->buffer) {
+    if (!self->buffer || !self->input) {
         cab_error_set (error, CAB_ERR_NOMEM, NULL, NULL);
         cab_lines_destroy (&self);
     }
@@ -105,6 +113,7 @@ cab_lines_destroy (cab_lines_t **self_p)
     if (self->owned && self->file)
         fclose (self->file);
     free (self->buffer);
+    free (self->input);
     free (self);
     *self_p = NULL;
 }
@@ -112,29 +121,51 @@ cab_lines_destroy (cab_lines_t **self_p)
 cab_status_t
 cab_lines_next (cab_lines_t *self, const char **line_p, size_t *length_p, cab_error_t *error)
 {
-    size_t length = 0;
-    bool too_long = false;
-    int c;
-    while ((c = getc_unlocked (self->file)) != EOF) {
-        if (c == '\n')
+    size_t length = 0;  //  bytes of the line seen so far
+    bool newline = false, failed = false;
+    char *line = NULL;
+    while (!newline) {
+        if (self->at == self->end) {
+            //  read(2), not fread: return each line as soon as it arrives.
+            ssize_t got;
+            do
+                got = read (fileno (self->file), self->input, S_INPUT);
+            while (got < 0 && errno == EINTR);
+            self->at = 0;
+            self->end = got > 0 ? (size_t)got : 0;
+            failed = got < 0;
+            if (got <= 0)
+                break;
+        }
+        char *start = self->input + self->at;
+        size_t avail = self->end - self->at;
+        char *nl = memchr (start, '\n', avail);
+        size_t n = nl ? (size_t)(nl - start) : avail;
+        newline = nl != NULL;
+        self->at += n + newline;
+        if (length == 0 && newline && n <= self->limit) {
+            line = start;  //  the whole line is in the read-ahead block
+            length = n;
             break;
-        if (length < self->limit + 1)
-            self->buffer[length++] = (char)c;
-        else
-            too_long = true;
+        }
+        if (length + n <= self->limit)
+            memcpy (self->buffer + length, start, n);
+        length += n;
     }
-    if (c == EOF && ferror (self->file))
+    if (failed)
         return cab_error_set (error, CAB_ERR_IO, NULL, "read error: %s", strerror (errno));
-    if (c == EOF && length == 0 && !too_long)
+    if (!newline && length == 0)
         return CAB_ERR_NOT_FOUND;
     self->number++;
-    if (too_long || length > self->limit)
+    if (length > self->limit)
         return cab_error_set (error, CAB_ERR_TOO_LARGE, NULL, "line %zu is longer than %zu bytes",
                               self->number, self->limit);
-    if (length > 0 && self->buffer[length - 1] == '\r')
+    if (!line)
+        line = self->buffer;
+    if (length > 0 && line[length - 1] == '\r')
         length--;
-    self->buffer[length] = '\0';
-    *line_p = self->buffer;
+    line[length] = '\0';
+    *line_p = line;
     if (length_p)
         *length_p = length;
     return CAB_OK;

@@ -368,7 +368,9 @@ s_numeric (s_ctx_t *ctx, const s_node_t *value, cabi_matcher_t *m)
     return CAB_OK;
 }
 
-//  Strings for anything-but wrappers: a string or a non-empty array of them.
+//  Strings for anything-but wrappers: a string or an array of them, not
+//  empty except under equals-ignore-case (fold), as event-ruler's
+//  JsonRuleCompiler accepts an empty anything-but/equals-ignore-case list.
 static cab_status_t
 s_string_list (s_ctx_t *ctx, const s_node_t *value, cabi_matcher_t *m, const char *what, bool fold,
                bool non_empty, bool wildcard)
@@ -379,10 +381,11 @@ s_string_list (s_ctx_t *ctx, const s_node_t *value, cabi_matcher_t *m, const cha
     if (list) {
         items = value->kids;
         n = value->nkids;
-        if (n == 0)
+        if (n == 0 && !fold)
             return s_fail (ctx, "Empty arrays are not allowed");
     }
-    if (!(m->strs = calloc (n, sizeof *m->strs)) || !(m->lens = calloc (n, sizeof *m->lens)))
+    if (!(m->strs = calloc (n + 1, sizeof *m->strs)) ||
+        !(m->lens = calloc (n + 1, sizeof *m->lens)))
         return s_nomem (ctx);
     for (size_t i = 0; i < n; i++) {
         size_t mark = list ? s_push_index (ctx, i) : ctx->pointer_len;

@@ -152,33 +152,6 @@ s_decode (const unsigned char *p, size_t *n)
     return ((c & 0x07) << 18) | ((p[1] & 0x3F) << 12) | ((p[2] & 0x3F) << 6) | (p[3] & 0x3F);
 }
 
-static unsigned
-s_lower (unsigned cp)
-{
-    if (cp >= 'A' && cp <= 'Z')
-        return cp + 32;
-    if (cp < 0xC0)
-        return cp;
-    if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7))
-        return cp + 32;
-    if (cp >= 0x100 && cp <= 0x17F && cp != 0x130 && cp != 0x131 && cp != 0x138 && cp != 0x149 &&
-        cp != 0x17F) {
-        //  Latin Extended-A: pairs, with an offset at 0x139..0x148 and 0x179..0x17E
-        if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E))
-            return (cp & 1) ? cp + 1 : cp;
-        return (cp & 1) ? cp : cp + 1;
-    }
-    if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2)
-        return cp + 32;  //  Greek capitals
-    if (cp >= 0x410 && cp <= 0x42F)
-        return cp + 32;  //  Cyrillic capitals
-    if (cp >= 0x400 && cp <= 0x40F)
-        return cp + 80;
-    if (cp == 0x212A)
-        return 'k';  //  Kelvin sign
-    return cp;
-}
-
 size_t
 cabi_fold (const char *text, size_t len, char *out)
 {
@@ -194,7 +167,7 @@ cabi_fold (const char *text, size_t len, char *out)
         unsigned cp = s_decode (p + i, &n);
         if (i + n > len)
             n = len - i;
-        unsigned lower = s_lower (cp);
+        unsigned lower = cabi_fold_cp (cp);
         if (lower == cp) {
             memcpy (out + o, p + i, n);
             o += n;
@@ -203,8 +176,13 @@ cabi_fold (const char *text, size_t len, char *out)
         else if (lower < 0x800) {
             out[o++] = (char)(0xC0 | (lower >> 6));
             out[o++] = (char)(0x80 | (lower & 0x3F));
-        } else {
+        } else if (lower < 0x10000) {
             out[o++] = (char)(0xE0 | (lower >> 12));
+            out[o++] = (char)(0x80 | ((lower >> 6) & 0x3F));
+            out[o++] = (char)(0x80 | (lower & 0x3F));
+        } else {
+            out[o++] = (char)(0xF0 | (lower >> 18));
+            out[o++] = (char)(0x80 | ((lower >> 12) & 0x3F));
             out[o++] = (char)(0x80 | ((lower >> 6) & 0x3F));
             out[o++] = (char)(0x80 | (lower & 0x3F));
         }

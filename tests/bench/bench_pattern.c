@@ -7,7 +7,9 @@
     mixed operators (exact, prefix, numeric range, anything-but list, cidr,
     suffix, equals-ignore-case + array, wildcard, array-of-objects with two
     fields, $or) and 10,000 varied events of about 1 KB; with 100 rules each
-    event matches about 9 of them.
+    event matches about 9 of them. Rules 100 and up are near misses (same
+    fields and operators, values no event has), so that 1,000 rules keep
+    about 9 matches per event too.
 
     usage: bench_pattern [-c CABRUCA] [-n EVENTS] [-r RUNS] [-g DIR RULES]
       -g DIR RULES  only write DIR/rules.txt and DIR/events.txt, then exit
@@ -46,54 +48,64 @@ static void
 s_write_rules (FILE *out, int nrules)
 {
     for (int i = 0; i < nrules; i++) {
-        int v = i / 10;
+        //  Rules past the first 100 are near misses (same fields and
+        //  operators, values no event has), so that every rule count keeps
+        //  about 9 matches per event: cost against rule count at similar
+        //  selectivity.
+        int v = (i / 10) % 10, g = i / 100;
+        char gs[16] = "";
+        if (g)
+            snprintf (gs, sizeof gs, "-g%d", g);
         fprintf (out, "{\"id\":\"rule-%04d\",\"pattern\":", i);
         switch (i % 10) {
             case 0:
-                fprintf (out, "{\"source\":[\"%s\"]}", s_sources[v % 10]);
+                fprintf (out, "{\"source\":[\"%s%s\"]}", s_sources[v % 10], gs);
                 break;
             case 1:
-                fprintf (out, "{\"detail-type\":[{\"prefix\":\"Type%02d \"}]}", v % 20);
+                fprintf (out, "{\"detail-type\":[{\"prefix\":\"Type%02d%s \"}]}", v % 20, gs);
                 break;
             case 2:
                 fprintf (out, "{\"detail\":{\"severity\":[{\"numeric\":[\">=\",%d,\"<\",%d]}]}}",
-                         (v * 7) % 85, (v * 7) % 85 + 15);
+                         g ? 100 + g : (v * 7) % 85, g ? 115 + g : (v * 7) % 85 + 15);
                 break;
             case 3: {
                 fprintf (out, "{\"detail\":{\"state\":[{\"anything-but\":[");
                 for (int s = 0, n = 0; s < 8; s++)
-                    if (s != v % 8)
+                    if (s != v % 8 || g)
                         fprintf (out, "%s\"%s\"", n++ ? "," : "", s_states[s]);
                 fprintf (out, "]}]}}");
                 break;
             }
             case 4:
-                fprintf (out, "{\"detail\":{\"ip\":[{\"cidr\":\"10.%d.0.0/16\"}]}}", v % 8);
+                fprintf (out, "{\"detail\":{\"ip\":[{\"cidr\":\"10.%d.0.0/16\"}]}}",
+                         g ? 8 + g : v % 8);
                 break;
             case 5:
-                fprintf (out, "{\"detail\":{\"file\":[{\"suffix\":\".%s\"}]}}", s_exts[v % 4]);
+                fprintf (out, "{\"detail\":{\"file\":[{\"suffix\":\".%s%s\"}]}}", s_exts[v % 4],
+                         gs);
                 break;
             case 6:
                 fprintf (out,
                          "{\"region\":[{\"equals-ignore-case\":\"%s\"}],\"detail\":{\"tags\":["
-                         "\"tag%d\"]}}",
-                         s_regions_upper[v % 5], v % 30);
+                         "\"tag%d%s\"]}}",
+                         s_regions_upper[v % 5], v % 30, gs);
                 break;
             case 7:
-                fprintf (out, "{\"detail\":{\"file\":[{\"wildcard\":\"dir/%d/*.%s\"}]}}", v % 20,
-                         s_exts[(v / 20) % 4]);
+                fprintf (out, "{\"detail\":{\"file\":[{\"wildcard\":\"dir/%d%s/*.%s\"}]}}", v % 20,
+                         gs, s_exts[(v / 20) % 4]);
                 break;
             case 8:
-                fprintf (out,
-                         "{\"detail\":{\"items\":{\"sku\":[\"S%d\"],\"qty\":[{\"numeric\":[\">\",2]"
-                         "}]}}}",
-                         v % 40);
+                fprintf (
+                    out,
+                    "{\"detail\":{\"items\":{\"sku\":[\"S%d%s\"],\"qty\":[{\"numeric\":[\">\",2]"
+                    "}]}}}",
+                    v % 40, gs);
                 break;
             default:
                 fprintf (out,
-                         "{\"source\":[\"%s\"],\"$or\":[{\"detail\":{\"state\":[\"%s\"]}},"
+                         "{\"source\":[\"%s%s\"],\"$or\":[{\"detail\":{\"state\":[\"%s\"]}},"
                          "{\"detail\":{\"user\":[{\"prefix\":\"user-1\"}]}}]}",
-                         s_sources[v % 10], s_states[v % 8]);
+                         s_sources[v % 10], gs, s_states[v % 8]);
         }
         fprintf (out, "}\n");
     }

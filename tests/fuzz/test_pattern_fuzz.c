@@ -228,6 +228,184 @@ s_rule_number (const char *id)
     return (id[1] - '0') * 10 + (id[2] - '0');
 }
 
+//  ---------------------------------------------------------------------
+//  Array consistency against a brute-force oracle: random events with
+//  nested arrays of objects, patterns of 2 to 5 fields holding [1]. The
+//  oracle lists every occurrence of 1 at a pattern path with the chain of
+//  (array, index) around it and tries every combination.
+
+#define S_OCC_MAX   24
+#define S_CHAIN_MAX 8
+
+typedef struct {
+    int n;
+    int array[S_CHAIN_MAX], index[S_CHAIN_MAX];
+} s_chain_t;
+
+static const char *s_opaths[] = {"x.a", "x.b", "x.c", "x.y.a", "x.y.b"};
+static s_chain_t s_occ[5][S_OCC_MAX];
+static int s_nocc[5];
+static int s_next_array;
+
+static json_t *s_onode (int depth, bool object);
+
+static json_t *
+s_oleaf (int depth)
+{
+    if (depth < 3 && s_rand (4) == 0) {
+        json_t *array = json_array ();
+        for (unsigned i = s_rand (3); i > 0; i--)
+            json_array_append_new (array, json_integer (1 + s_rand (2)));
+        return array;
+    }
+    return json_integer (1 + s_rand (2));
+}
+
+//  An object with some of a, b, c and maybe y, or an array of such.
+static json_t *
+s_onode (int depth, bool object)
+{
+    if (!object && depth < 4 && s_rand (3) != 0) {
+        json_t *array = json_array ();
+        for (unsigned i = s_rand (4); i > 0; i--)
+            json_array_append_new (array, s_onode (depth + 1, s_rand (4) != 0));
+        return array;
+    }
+    json_t *obj = json_object ();
+    const char *keys[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++)
+        if (s_rand (3) != 0)
+            json_object_set_new (obj, keys[i], s_oleaf (depth));
+    if (depth < 3 && s_rand (2) == 0)
+        json_object_set_new (obj, "y", s_onode (depth + 1, false));
+    return obj;
+}
+
+static void
+s_ocollect (json_t *value, char *path, s_chain_t *chain)
+{
+    if (json_is_array (value)) {
+        if (chain->n == S_CHAIN_MAX)
+            return;
+        int id = s_next_array++;
+        for (size_t i = 0; i < json_array_size (value); i++) {
+            chain->array[chain->n] = id;
+            chain->index[chain->n++] = (int)i;
+            s_ocollect (json_array_get (value, i), path, chain);
+            chain->n--;
+        }
+    } else if (json_is_object (value)) {
+        const char *key;
+        json_t *child;
+        size_t len = strlen (path);
+        json_object_foreach (value, key, child)
+        {
+            snprintf (path + len, 64 - len, "%s%s", len ? "." : "", key);
+            s_ocollect (child, path, chain);
+            path[len] = 0;
+        }
+    } else if (json_is_integer (value) && json_integer_value (value) == 1) {
+        for (int f = 0; f < 5; f++)
+            if (strcmp (path, s_opaths[f]) == 0 && s_nocc[f] < S_OCC_MAX)
+                s_occ[f][s_nocc[f]++] = *chain;
+    }
+}
+
+static bool
+s_ocompatible (const s_chain_t *x, const s_chain_t *y)
+{
+    for (int i = 0; i < x->n; i++)
+        for (int j = 0; j < y->n; j++)
+            if (x->array[i] == y->array[j] && x->index[i] != y->index[j])
+                return false;
+    return true;
+}
+
+static bool
+s_osearch (const int *fields, int k, int depth, const s_chain_t **chosen)
+{
+    if (depth == k)
+        return true;
+    int f = fields[depth];
+    for (int i = 0; i < s_nocc[f]; i++) {
+        bool ok = true;
+        for (int d = 0; d < depth && ok; d++)
+            ok = s_ocompatible (chosen[d], &s_occ[f][i]);
+        if (!ok)
+            continue;
+        chosen[depth] = &s_occ[f][i];
+        if (s_osearch (fields, k, depth + 1, chosen))
+            return true;
+    }
+    return false;
+}
+
+static int
+s_array_oracle (int rounds)
+{
+    int failures = 0, agreed = 0, positive = 0;
+    for (int round = 0; round < rounds && failures < 10; round++) {
+        int fields[5], k = 0;
+        for (int f = 0; f < 5; f++)
+            if (s_rand (2) == 0)
+                fields[k++] = f;
+        if (k < 2)
+            continue;
+        json_t *pattern = json_object ();
+        for (int i = 0; i < k; i++) {
+            const char *p = s_opaths[fields[i]];
+            json_t *at = pattern;
+            char part[8];
+            while (strchr (p, '.')) {
+                size_t n = (size_t)(strchr (p, '.') - p);
+                memcpy (part, p, n);
+                part[n] = 0;
+                json_t *next = json_object_get (at, part);
+                if (!next) {
+                    next = json_object ();
+                    json_object_set_new (at, part, next);
+                }
+                at = next;
+                p += n + 1;
+            }
+            json_object_set_new (at, p, json_pack ("[i]", 1));
+        }
+        cab_error_t error;
+        cab_pattern_t *compiled = cab_pattern_new_from_json (pattern, &error);
+        for (int e = 0; e < 10 && compiled; e++) {
+            json_t *event = json_pack ("{s:o}", "x", s_onode (0, s_rand (3) == 0));
+            char path[64] = "";
+            s_chain_t chain = {0};
+            memset (s_nocc, 0, sizeof s_nocc);
+            s_next_array = 0;
+            s_ocollect (event, path, &chain);
+            const s_chain_t *chosen[5];
+            bool expected = s_osearch (fields, k, 0, chosen);
+            bool matched = !expected;
+            cab_status_t rc = cab_pattern_match_json (compiled, event, &matched, &error);
+            if (rc != CAB_OK || matched != expected) {
+                char *p = json_dumps (pattern, JSON_COMPACT);
+                char *t = json_dumps (event, JSON_COMPACT);
+                fprintf (stderr,
+                         "array oracle: expected %d, got %d (rc %d)\n  pattern %s\n  event %s\n",
+                         expected, matched, rc, p, t);
+                free (p);
+                free (t);
+                failures++;
+            } else {
+                agreed++;
+                positive += expected;
+            }
+            json_decref (event);
+        }
+        cab_pattern_destroy (&compiled);
+        json_decref (pattern);
+    }
+    printf ("array oracle: %d events agreed (%d matches), %d failures\n", agreed, positive,
+            failures);
+    return failures;
+}
+
 int
 main (void)
 {
@@ -323,6 +501,7 @@ main (void)
             cab_pattern_destroy (&single[r]);
         cab_ruleset_destroy (&set);
     }
+    failures += s_array_oracle (rounds * 4);
     printf ("pattern fuzz: %d valid and %d invalid patterns, %d events, %d matches, %d failures\n",
             valid, invalid, events, matched_total, failures);
     return failures ? 1 : 0;

@@ -28,7 +28,8 @@ int main (void) {
 C
 flags=$(PKG_CONFIG_SYSROOT_DIR="$stage" PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs libcabruca) \
     || { echo "FAIL: pkg-config"; exit 1; }
-${CC:-cc} -Wall -Werror -o "$stage/user" "$stage/user.c" $flags \
+#  Same compiler flags as the build (a sanitizer build needs them to link).
+${CAB_CC:-cc} $CAB_CFLAGS -Wall -Werror -o "$stage/user" "$stage/user.c" $flags $CAB_LDFLAGS \
     || { echo "FAIL: compile against the installed headers with: $flags"; exit 1; }
 LD_LIBRARY_PATH="$root/lib:$(dirname "$(find "$root" -name 'libcabruca.so' | head -1)")" "$stage/user" \
     || { echo "FAIL: run"; exit 1; }
