@@ -6,6 +6,7 @@
 */
 #include "config.h"
 #include "cab_broker_internal.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,44 +17,44 @@
 //  The ROUTER's receive high-water mark (per peer pipe). Its send HWM is
 //  twice the window plus room for heartbeats: a peer that reads never gets
 //  near it, a peer that does not read hits it soon (docs/protocol.md).
-#define S_ROUTER_RCVHWM 200000
-#define S_ROUTER_SNDHWM(window) ((int) (2 * (window) + 1000))
+#define S_ROUTER_RCVHWM         200000
+#define S_ROUTER_SNDHWM(window) ((int)(2 * (window) + 1000))
 //  Largest message the ROUTER accepts (bigger ones drop the connection).
 #define S_MAX_MSG_SIZE (1024 * 1024)
 
 struct _cab_broker_t {
     zactor_t *actor;
-    cabi_broker_t *state;   //  Used by the actor's thread while it runs
-    char *endpoints [CAB_BROKER_MAX_ENDPOINTS + 1];
+    cabi_broker_t *state;  //  Used by the actor's thread while it runs
+    char *endpoints[CAB_BROKER_MAX_ENDPOINTS + 1];
 };
 
 static void
 s_identity_key (zframe_t *identity, char *key)
 {
-    static const char hex [] = "0123456789abcdef";
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *data = zframe_data (identity);
     size_t size = zframe_size (identity);
     if (size > CABI_IDENTITY_MAX)
         size = CABI_IDENTITY_MAX;
     for (size_t index = 0; index < size; index++) {
-        key [2 * index] = hex [data [index] >> 4];
-        key [2 * index + 1] = hex [data [index] & 15];
+        key[2 * index] = hex[data[index] >> 4];
+        key[2 * index + 1] = hex[data[index] & 15];
     }
-    key [2 * size] = 0;
+    key[2 * size] = 0;
 }
 
 cabi_peer_t *
 cabi_broker_peer (cabi_broker_t *self, zframe_t *identity)
 {
-    char key [2 * CABI_IDENTITY_MAX + 1];
+    char key[2 * CABI_IDENTITY_MAX + 1];
     s_identity_key (identity, key);
-    return (cabi_peer_t *) zhashx_lookup (self->peers, key);
+    return (cabi_peer_t *)zhashx_lookup (self->peers, key);
 }
 
 static void
 s_peer_destroy (void **item_p)
 {
-    cabi_peer_t *peer = (cabi_peer_t *) *item_p;
+    cabi_peer_t *peer = (cabi_peer_t *)*item_p;
     if (peer) {
         zframe_destroy (&peer->identity);
         free (peer);
@@ -69,7 +70,7 @@ cabi_broker_peer_add (cabi_broker_t *self, zframe_t *identity)
         return peer;
     if (zhashx_size (self->peers) >= self->config->max_peers)
         return NULL;
-    peer = (cabi_peer_t *) calloc (1, sizeof *peer);
+    peer = (cabi_peer_t *)calloc (1, sizeof *peer);
     if (!peer)
         return NULL;
     s_identity_key (identity, peer->key);
@@ -116,17 +117,17 @@ cabi_broker_send (cabi_broker_t *self, zframe_t *identity, zmsg_t **msg_p)
     if (!peer)
         return;
     if (error == EHOSTUNREACH) {
-        cabi_broker_peer_forget (self, peer); //  Disconnected
+        cabi_broker_peer_forget (self, peer);  //  Disconnected
         return;
     }
     //  The peer does not read: its pipe is full. Drop this reply; past a
     //  whole window of failures, forget the peer.
     if (peer->send_failures++ == 0)
         zsys_warning ("cabruca-broker: agent '%s' does not read its replies (%s); dropping them",
-                      peer->agent_id [0] ? peer->agent_id : "?", zmq_strerror (error));
+                      peer->agent_id[0] ? peer->agent_id : "?", zmq_strerror (error));
     if (peer->send_failures > self->config->max_in_flight) {
         zsys_warning ("cabruca-broker: forgetting agent '%s' after %" PRIu64 " dropped replies",
-                      peer->agent_id [0] ? peer->agent_id : "?", peer->send_failures);
+                      peer->agent_id[0] ? peer->agent_id : "?", peer->send_failures);
         cabi_broker_peer_forget (self, peer);
     }
 }
@@ -139,11 +140,11 @@ s_heartbeat (cabi_broker_t *self, int64_t now)
     zlistx_t *peers = zlistx_new ();
     if (!peers)
         return;
-    for (cabi_peer_t *peer = (cabi_peer_t *) zhashx_first (self->peers); peer;
-         peer = (cabi_peer_t *) zhashx_next (self->peers))
+    for (cabi_peer_t *peer = (cabi_peer_t *)zhashx_first (self->peers); peer;
+         peer = (cabi_peer_t *)zhashx_next (self->peers))
         zlistx_add_end (peers, peer);
-    for (cabi_peer_t *peer = (cabi_peer_t *) zlistx_first (peers); peer;
-         peer = (cabi_peer_t *) zlistx_next (peers)) {
+    for (cabi_peer_t *peer = (cabi_peer_t *)zlistx_first (peers); peer;
+         peer = (cabi_peer_t *)zlistx_next (peers)) {
         //  cabi_broker_send may have forgotten it meanwhile.
         if (zhashx_lookup (self->peers, peer->key) != peer)
             continue;
@@ -162,9 +163,9 @@ s_counts (const uint64_t *counts)
 {
     json_t *object = json_object ();
     for (int code = 1; code < CAB_STATUS_COUNT_; code++)
-        if (counts [code])
-            json_object_set_new (object, cab_status_name ((cab_status_t) code),
-                                 json_integer ((json_int_t) counts [code]));
+        if (counts[code])
+            json_object_set_new (object, cab_status_name ((cab_status_t)code),
+                                 json_integer ((json_int_t)counts[code]));
     return object;
 }
 
@@ -174,16 +175,17 @@ cabi_broker_status (cabi_broker_t *self)
     int64_t now = zclock_mono ();
     uint64_t nacked = 0, connected = 0;
     for (int code = 1; code < CAB_STATUS_COUNT_; code++)
-        nacked += self->nacked [code];
+        nacked += self->nacked[code];
     json_t *agents = json_array ();
-    for (cabi_peer_t *peer = (cabi_peer_t *) zhashx_first (self->peers); peer;
-         peer = (cabi_peer_t *) zhashx_next (self->peers)) {
+    for (cabi_peer_t *peer = (cabi_peer_t *)zhashx_first (self->peers); peer;
+         peer = (cabi_peer_t *)zhashx_next (self->peers)) {
         if (!peer->session)
             continue;
         if (connected++ < S_STATUS_AGENTS_MAX)
-            json_array_append_new (agents, json_pack ("{s:s,s:I,s:I}", "agent_id", peer->agent_id,
-                                                      "in_flight", (json_int_t) peer->in_flight,
-                                                      "idle_ms", (json_int_t) (now - peer->last_seen)));
+            json_array_append_new (agents,
+                                   json_pack ("{s:s,s:I,s:I}", "agent_id", peer->agent_id,
+                                              "in_flight", (json_int_t)peer->in_flight, "idle_ms",
+                                              (json_int_t)(now - peer->last_seen)));
     }
     cabi_writer_stats_t *ws = &self->writer_stats;
     int64_t commits = __atomic_load_n (&ws->commits, __ATOMIC_RELAXED);
@@ -191,18 +193,18 @@ cabi_broker_status (cabi_broker_t *self)
     return json_pack (
         "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f}}",
         "broker", "cabruca " PACKAGE_VERSION, "protocol", CABI_PROTO_VERSION, "uptime_ms",
-        (json_int_t) (now - self->started), "received", (json_int_t) self->received, "stored",
-        (json_int_t) self->stored, "duplicates", (json_int_t) self->duplicates, "nacked",
-        s_counts (self->nacked), "nacked_total", (json_int_t) nacked, "errors",
-        s_counts (self->errors), "send_failures", (json_int_t) self->send_failures,
-        "peers_forgotten", (json_int_t) self->peers_forgotten, "in_flight",
-        (json_int_t) self->in_flight, "connected_agents", (json_int_t) connected, "agents",
-        agents, "store", "path", self->config->store_path, "durability",
+        (json_int_t)(now - self->started), "received", (json_int_t)self->received, "stored",
+        (json_int_t)self->stored, "duplicates", (json_int_t)self->duplicates, "nacked",
+        s_counts (self->nacked), "nacked_total", (json_int_t)nacked, "errors",
+        s_counts (self->errors), "send_failures", (json_int_t)self->send_failures,
+        "peers_forgotten", (json_int_t)self->peers_forgotten, "in_flight",
+        (json_int_t)self->in_flight, "connected_agents", (json_int_t)connected, "agents", agents,
+        "store", "path", self->config->store_path, "durability",
         self->config->durability == CAB_STORE_FULL ? "full" : "normal", "bytes",
-        (json_int_t) __atomic_load_n (&ws->store_bytes, __ATOMIC_RELAXED), "last_seq",
-        (json_int_t) __atomic_load_n (&ws->last_seq, __ATOMIC_RELAXED), "commits",
-        (json_int_t) commits, "failures",
-        (json_int_t) __atomic_load_n (&ws->failures, __ATOMIC_RELAXED), "mean_commit_ms",
+        (json_int_t)__atomic_load_n (&ws->store_bytes, __ATOMIC_RELAXED), "last_seq",
+        (json_int_t)__atomic_load_n (&ws->last_seq, __ATOMIC_RELAXED), "commits",
+        (json_int_t)commits, "failures",
+        (json_int_t)__atomic_load_n (&ws->failures, __ATOMIC_RELAXED), "mean_commit_ms",
         commits ? commit_us / 1000.0 / commits : 0.0);
 }
 
@@ -223,11 +225,19 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
         if (status != CAB_OK)
             return status;
     }
+    for (size_t index = 0; index < config->validators; index++) {
+        self->validators[index] = cabi_validator_new (config, (int)index);
+        if (!self->validators[index])
+            return cab_error_set (error, CAB_ERR_INTERNAL, NULL, "cannot start validator %zu",
+                                  index);
+        self->validator_count++;
+    }
+    self->chunks = zlistx_new ();
     self->peers = zhashx_new ();
     self->accum = cabi_batch_new (config->batch_max);
     self->spare = cabi_batch_new (config->batch_max);
     self->router = zsock_new (ZMQ_ROUTER);
-    if (!self->peers || !self->accum || !self->spare || !self->router)
+    if (!self->chunks || !self->peers || !self->accum || !self->spare || !self->router)
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
     zhashx_set_destructor (self->peers, s_peer_destroy);
     zsock_set_router_mandatory (self->router, 1);
@@ -242,14 +252,22 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
     if (!self->writer)
         return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
     for (size_t index = 0; index < config->endpoint_count; index++) {
-        if (zsock_bind (self->router, "%s", config->endpoints [index]) < 0)
+        if (zsock_bind (self->router, "%s", config->endpoints[index]) < 0)
             return cab_error_set (error, CAB_ERR_IO, NULL, "cannot bind %s: %s",
-                                  config->endpoints [index], zmq_strerror (zmq_errno ()));
+                                  config->endpoints[index], zmq_strerror (zmq_errno ()));
         char *resolved = zsock_last_endpoint (self->router);
-        zlistx_add_end (endpoints, resolved ? resolved : config->endpoints [index]);
+        zlistx_add_end (endpoints, resolved ? resolved : config->endpoints[index]);
         zstr_free (&resolved);
     }
     return CAB_OK;
+}
+
+//  True while something taken in is not answered yet.
+static bool
+s_busy (cabi_broker_t *self)
+{
+    return self->writer_busy || self->accum->count > 0 || zlistx_size (self->chunks) > 0 ||
+           (self->chunk && self->chunk->count > 0);
 }
 
 //  The actor's loop: until $TERM, then drain.
@@ -258,18 +276,24 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
 {
     bool terminating = false;
     int64_t next_heartbeat = zclock_mono () + self->config->heartbeat_ms;
-    zmq_pollitem_t items [] = { { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-                                { zsock_resolve (self->writer), 0, ZMQ_POLLIN, 0 },
-                                { zsock_resolve (self->router), 0, ZMQ_POLLIN, 0 } };
-    while (!terminating || self->writer_busy || self->accum->count > 0) {
-        //  Backpressure: while the filling batch is full, leave the ROUTER
-        //  alone; when draining, read nothing more from it.
-        bool read_router = !terminating && self->accum->count < self->accum->capacity;
+    //  The pipe, the writer, the validators, and last the ROUTER.
+    zmq_pollitem_t items[3 + CAB_BROKER_MAX_VALIDATORS];
+    size_t count = 0;
+    items[count++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
+    items[count++] = (zmq_pollitem_t){zsock_resolve (self->writer), 0, ZMQ_POLLIN, 0};
+    for (size_t index = 0; index < self->validator_count; index++)
+        items[count++] =
+            (zmq_pollitem_t){zsock_resolve (self->validators[index]), 0, ZMQ_POLLIN, 0};
+    items[count] = (zmq_pollitem_t){zsock_resolve (self->router), 0, ZMQ_POLLIN, 0};
+    while (!terminating || s_busy (self)) {
+        //  Back-pressure: while the queues are full, leave the ROUTER alone;
+        //  when draining, read nothing more from it.
+        bool read_router = !terminating && cabi_broker_can_read (self);
         int64_t now = zclock_mono ();
-        long wait = next_heartbeat > now ? (long) (next_heartbeat - now) : 0;
-        if (zmq_poll (items, read_router ? 3 : 2, wait) < 0)
-            break; //  Interrupted: the context is going down
-        if (items [0].revents & ZMQ_POLLIN) {
+        long wait = next_heartbeat > now ? (long)(next_heartbeat - now) : 0;
+        if (zmq_poll (items, (int)(read_router ? count + 1 : count), wait) < 0)
+            break;  //  Interrupted: the context is going down
+        if (items[0].revents & ZMQ_POLLIN) {
             char *command = zstr_recv (pipe);
             if (!command || streq (command, "$TERM"))
                 terminating = true;
@@ -282,12 +306,18 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
             }
             zstr_free (&command);
         }
-        if (items [1].revents & ZMQ_POLLIN) {
+        if (items[1].revents & ZMQ_POLLIN) {
             cabi_batch_t *batch = cabi_writer_recv (self->writer);
             if (batch)
                 cabi_broker_answer (self, batch);
         }
-        if (read_router && (items [2].revents & ZMQ_POLLIN))
+        for (size_t index = 0; index < self->validator_count; index++)
+            if (items[2 + index].revents & ZMQ_POLLIN) {
+                cabi_chunk_t *chunk = cabi_validator_recv (self->validators[index]);
+                if (chunk)
+                    cabi_broker_validated (self, chunk);
+            }
+        if (read_router && (items[count].revents & ZMQ_POLLIN))
             cabi_broker_ingest (self);
         cabi_broker_dispatch (self);
         now = zclock_mono ();
@@ -297,8 +327,8 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
         }
     }
     //  Drained: tell the agents the session ends (they will say HELLO again).
-    for (cabi_peer_t *peer = (cabi_peer_t *) zhashx_first (self->peers); peer;
-         peer = (cabi_peer_t *) zhashx_next (self->peers))
+    for (cabi_peer_t *peer = (cabi_peer_t *)zhashx_first (self->peers); peer;
+         peer = (cabi_peer_t *)zhashx_next (self->peers))
         if (peer->session) {
             zmsg_t *msg = cabi_proto_new_simple (CABI_PROTO_BYE);
             zframe_t *copy = zframe_dup (peer->identity);
@@ -311,22 +341,23 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
 static void
 s_broker_actor (zsock_t *pipe, void *arg)
 {
-    cabi_broker_t *self = (cabi_broker_t *) arg;
+    cabi_broker_t *self = (cabi_broker_t *)arg;
+    pthread_setname_np (pthread_self (), "cab-broker");
     zsock_signal (pipe, 0);
     self->started = zclock_mono ();
     cab_error_t error;
     cab_error_clear (&error);
     zlistx_t *endpoints = zlistx_new ();
-    zlistx_set_duplicator (endpoints, (zlistx_duplicator_fn *) strdup);
-    zlistx_set_destructor (endpoints, (zlistx_destructor_fn *) zstr_free);
+    zlistx_set_duplicator (endpoints, (zlistx_duplicator_fn *)strdup);
+    zlistx_set_destructor (endpoints, (zlistx_destructor_fn *)zstr_free);
     cab_status_t status = endpoints ? s_setup (self, endpoints, &error) : CAB_ERR_NOMEM;
     zmsg_t *reply = zmsg_new ();
     zmsg_addstr (reply, status == CAB_OK ? "READY" : "ERROR");
-    zmsg_addstrf (reply, "%d", (int) status);
+    zmsg_addstrf (reply, "%d", (int)status);
     zmsg_addstr (reply, error.path);
     zmsg_addstr (reply, error.text);
-    for (char *endpoint = (char *) zlistx_first (endpoints); endpoint;
-         endpoint = (char *) zlistx_next (endpoints))
+    for (char *endpoint = (char *)zlistx_first (endpoints); endpoint;
+         endpoint = (char *)zlistx_next (endpoints))
         zmsg_addstr (reply, endpoint);
     zlistx_destroy (&endpoints);
     zmsg_send (&reply, pipe);
@@ -338,7 +369,14 @@ s_broker_actor (zsock_t *pipe, void *arg)
             zstr_free (&command);
         zstr_free (&command);
     }
-    zactor_destroy (&self->writer); //  After the drain: every batch is answered
+    for (size_t index = 0; index < self->validator_count; index++)
+        zactor_destroy (&self->validators[index]);
+    cabi_chunk_t *chunk;
+    while (self->chunks && (chunk = (cabi_chunk_t *)zlistx_detach (self->chunks, NULL)))
+        cabi_chunk_destroy (&chunk);  //  Only after an interrupted loop
+    zlistx_destroy (&self->chunks);
+    cabi_chunk_destroy (&self->chunk);
+    zactor_destroy (&self->writer);  //  After the drain: every batch is answered
     zsock_destroy (&self->router);
     cabi_batch_destroy (&self->accum);
     cabi_batch_destroy (&self->spare);
@@ -352,9 +390,9 @@ cab_broker_new (cab_broker_config_t **config_p, cab_error_t *error)
     assert (config_p);
     cab_broker_config_t *config = *config_p;
     *config_p = NULL;
-    cab_broker_t *self = (cab_broker_t *) calloc (1, sizeof *self);
+    cab_broker_t *self = (cab_broker_t *)calloc (1, sizeof *self);
     if (self)
-        self->state = (cabi_broker_t *) calloc (1, sizeof *self->state);
+        self->state = (cabi_broker_t *)calloc (1, sizeof *self->state);
     if (!config || !self || !self->state) {
         cab_error_set (error, config ? CAB_ERR_NOMEM : CAB_ERR_INVALID_ARGUMENT, NULL,
                        config ? "out of memory" : "no configuration");
@@ -373,10 +411,10 @@ cab_broker_new (cab_broker_config_t **config_p, cab_error_t *error)
     char *text = reply ? zmsg_popstr (reply) : NULL;
     bool ready = word && streq (word, "READY");
     if (!ready)
-        cab_error_set (error, code ? (cab_status_t) strtol (code, NULL, 10) : CAB_ERR_INTERNAL,
+        cab_error_set (error, code ? (cab_status_t)strtol (code, NULL, 10) : CAB_ERR_INTERNAL,
                        path && *path ? path : NULL, "%s", text ? text : "the broker did not start");
     for (size_t index = 0; ready && index < CAB_BROKER_MAX_ENDPOINTS; index++)
-        self->endpoints [index] = zmsg_popstr (reply);
+        self->endpoints[index] = zmsg_popstr (reply);
     zstr_free (&word);
     zstr_free (&code);
     zstr_free (&path);
@@ -398,7 +436,7 @@ cab_broker_destroy (cab_broker_t **self_p)
         cab_broker_config_destroy (&self->state->config);
     free (self->state);
     for (size_t index = 0; index < CAB_BROKER_MAX_ENDPOINTS; index++)
-        zstr_free (&self->endpoints [index]);
+        zstr_free (&self->endpoints[index]);
     free (self);
     *self_p = NULL;
 }
@@ -407,7 +445,7 @@ const char *
 cab_broker_endpoint (cab_broker_t *self, size_t index)
 {
     assert (self);
-    return index < CAB_BROKER_MAX_ENDPOINTS ? self->endpoints [index] : NULL;
+    return index < CAB_BROKER_MAX_ENDPOINTS ? self->endpoints[index] : NULL;
 }
 
 json_t *

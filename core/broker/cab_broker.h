@@ -7,10 +7,11 @@
     temporary directory, and cabruca-broker's main only parses options,
     loads the configuration and waits for a signal (docs/man/cabruca-broker.md).
 
-    Threads: the broker actor owns the ROUTER socket, the peers and the
-    schema registry, and validates events; a store-writer actor owns the
-    SQLite connection and commits one batch while the broker validates the
-    next. The protocol is docs/protocol.md.
+    Threads: the broker actor owns the ROUTER socket and the peers;
+    validator actors (limits.validators, each with its own schema registry)
+    parse and validate events, their results taken back in arrival order; a
+    store-writer actor owns the SQLite connection and commits one batch
+    while the next is validated. The protocol is docs/protocol.md.
     =========================================================================
 */
 #ifndef CAB_BROKER_H_INCLUDED
@@ -24,6 +25,7 @@
 #define CAB_BROKER_MAX_WINDOW    100000
 #define CAB_BROKER_MAX_BATCH     10000
 #define CAB_BROKER_MAX_PEERS     65536
+#define CAB_BROKER_MAX_VALIDATORS 16
 
 //  A broker configuration (cab_broker_config.c; the file format is in
 //  docs/man/cabruca-broker.md). Fields are public and plain: tests build
@@ -39,6 +41,7 @@ typedef struct {
     int heartbeat_ms;
     int timeout_ms;                             //  Silent peers are forgotten after this
     size_t batch_max;                           //  Events per store transaction
+    size_t validators;                          //  Validator threads (0: inline)
     size_t max_peers;
 } cab_broker_config_t;
 

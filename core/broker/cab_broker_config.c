@@ -6,7 +6,8 @@
          "schemas": "/usr/share/cabruca/schemas",
          "agents": {"monitor-001": {"sources": ["cabruca.agents.monitor"]}},
          "limits": {"max_in_flight": 1000, "heartbeat_ms": 1000,
-                    "timeout_ms": 5000, "batch_max": 1000, "max_peers": 1024}}
+                    "timeout_ms": 5000, "batch_max": 1000, "max_peers": 1024,
+                    "validators": 0}}
 
     Validation is strict (unknown keys are errors) and every error names the
     value with a JSON Pointer. Documented in docs/man/cabruca-broker.md.
@@ -18,6 +19,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 //  Largest configuration file, bytes.
 #define S_CONFIG_MAX (1024 * 1024)
@@ -25,7 +27,7 @@
 cab_broker_config_t *
 cab_broker_config_new (void)
 {
-    cab_broker_config_t *self = (cab_broker_config_t *) calloc (1, sizeof *self);
+    cab_broker_config_t *self = (cab_broker_config_t *)calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->agents = json_object ();
@@ -39,6 +41,10 @@ cab_broker_config_new (void)
     self->timeout_ms = 5000;
     self->batch_max = 1000;
     self->max_peers = 1024;
+    //  Validators pay off only with cores to spare: the broker thread, the
+    //  writer and the publishers need theirs (docs/performance.md).
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    self->validators = cores > 2 ? (size_t)(cores - 2 < 4 ? cores - 2 : 4) : 0;
     return self;
 }
 
@@ -49,7 +55,7 @@ cab_broker_config_destroy (cab_broker_config_t **self_p)
         return;
     cab_broker_config_t *self = *self_p;
     for (size_t index = 0; index < self->endpoint_count; index++)
-        free (self->endpoints [index]);
+        free (self->endpoints[index]);
     free (self->store_path);
     free (self->schemas_dir);
     json_decref (self->agents);
@@ -65,7 +71,7 @@ cab_broker_config_add_endpoint (cab_broker_config_t *self, const char *endpoint)
     char *copy = strdup (endpoint);
     if (!copy)
         return CAB_ERR_NOMEM;
-    self->endpoints [self->endpoint_count++] = copy;
+    self->endpoints[self->endpoint_count++] = copy;
     return CAB_OK;
 }
 
@@ -83,15 +89,15 @@ cab_broker_config_allow (cab_broker_config_t *self, const char *agent_id, const 
 }
 
 bool
-cab_broker_config_allows (const cab_broker_config_t *self, const char *agent_id,
-                          const char *source)
+cab_broker_config_allows (const cab_broker_config_t *self, const char *agent_id, const char *source)
 {
     if (!agent_id || !source)
         return false;
     json_t *sources = json_object_get (json_object_get (self->agents, agent_id), "sources");
     size_t index;
     json_t *value;
-    json_array_foreach (sources, index, value) {
+    json_array_foreach (sources, index, value)
+    {
         const char *allowed = json_string_value (value);
         if (strcmp (allowed, "*") == 0 || strcmp (allowed, source) == 0)
             return true;
@@ -103,15 +109,15 @@ cab_broker_config_allows (const cab_broker_config_t *self, const char *agent_id,
 static void
 s_pointer (char *path, size_t size, const char *parent, const char *token)
 {
-    size_t used = (size_t) snprintf (path, size, "%s/", parent);
+    size_t used = (size_t)snprintf (path, size, "%s/", parent);
     for (const char *c = token; *c && used + 3 < size; c++) {
         if (*c == '~' || *c == '/') {
-            path [used++] = '~';
-            path [used++] = *c == '~' ? '0' : '1';
+            path[used++] = '~';
+            path[used++] = *c == '~' ? '0' : '1';
         } else
-            path [used++] = *c;
+            path[used++] = *c;
     }
-    path [used < size ? used : size - 1] = 0;
+    path[used < size ? used : size - 1] = 0;
 }
 
 static cab_status_t
@@ -126,12 +132,13 @@ s_known_keys (json_t *object, const char *parent, const char *const *keys, cab_e
 {
     const char *key;
     json_t *value;
-    json_object_foreach (object, key, value) {
+    json_object_foreach (object, key, value)
+    {
         bool known = false;
         for (const char *const *k = keys; *k && !known; k++)
             known = strcmp (*k, key) == 0;
         if (!known) {
-            char path [CAB_ERROR_PATH_MAX];
+            char path[CAB_ERROR_PATH_MAX];
             s_pointer (path, sizeof path, parent, key);
             return s_invalid (error, path, "unknown key");
         }
@@ -143,10 +150,10 @@ s_known_keys (json_t *object, const char *parent, const char *const *keys, cab_e
 static char *
 s_resolve (const char *path, const char *base_dir)
 {
-    if (path [0] == '/' || !base_dir || !*base_dir)
+    if (path[0] == '/' || !base_dir || !*base_dir)
         return strdup (path);
     size_t size = strlen (base_dir) + strlen (path) + 2;
-    char *full = (char *) malloc (size);
+    char *full = (char *)malloc (size);
     if (full)
         snprintf (full, size, "%s/%s", base_dir, path);
     return full;
@@ -160,14 +167,16 @@ s_parse_endpoints (cab_broker_config_t *self, json_t *value, cab_error_t *error)
         return s_invalid (error, "/endpoints", "must be an array of 1 to 8 endpoints");
     size_t index;
     json_t *item;
-    json_array_foreach (value, index, item) {
-        char path [64];
+    json_array_foreach (value, index, item)
+    {
+        char path[64];
         snprintf (path, sizeof path, "/endpoints/%zu", index);
         const char *endpoint = json_string_value (item);
         if (!endpoint ||
             (strncmp (endpoint, "ipc://", 6) != 0 && strncmp (endpoint, "tcp://", 6) != 0) ||
             strlen (endpoint) < 7 || strlen (endpoint) > 255)
-            return s_invalid (error, path, "must be an \"ipc://PATH\" or \"tcp://HOST:PORT\" string");
+            return s_invalid (error, path,
+                              "must be an \"ipc://PATH\" or \"tcp://HOST:PORT\" string");
         if (cab_broker_config_add_endpoint (self, endpoint) != CAB_OK)
             return cab_error_set (error, CAB_ERR_NOMEM, path, "out of memory");
     }
@@ -175,10 +184,9 @@ s_parse_endpoints (cab_broker_config_t *self, json_t *value, cab_error_t *error)
 }
 
 static cab_status_t
-s_parse_store (cab_broker_config_t *self, json_t *value, const char *base_dir,
-               cab_error_t *error)
+s_parse_store (cab_broker_config_t *self, json_t *value, const char *base_dir, cab_error_t *error)
 {
-    static const char *const keys [] = { "path", "durability", NULL };
+    static const char *const keys[] = {"path", "durability", NULL};
     if (!json_is_object (value))
         return s_invalid (error, "/store", "must be an object with \"path\"");
     if (s_known_keys (value, "/store", keys, error) != CAB_OK)
@@ -207,27 +215,29 @@ s_parse_agents (cab_broker_config_t *self, json_t *value, cab_error_t *error)
         return s_invalid (error, "/agents", "must be an object of agent ids");
     const char *agent_id;
     json_t *agent;
-    json_object_foreach (value, agent_id, agent) {
-        char path [CAB_ERROR_PATH_MAX];
+    json_object_foreach (value, agent_id, agent)
+    {
+        char path[CAB_ERROR_PATH_MAX];
         s_pointer (path, sizeof path, "/agents", agent_id);
         if (!cabi_proto_agent_id_valid (agent_id))
             return s_invalid (error, path, "agent id must be 1-64 of [A-Za-z0-9._-]");
-        static const char *const keys [] = { "sources", NULL };
+        static const char *const keys[] = {"sources", NULL};
         if (!json_is_object (agent))
             return s_invalid (error, path, "must be an object with \"sources\"");
         if (s_known_keys (agent, path, keys, error) != CAB_OK)
             return CAB_ERR_INVALID_CONFIG;
-        char sources_path [CAB_ERROR_PATH_MAX];
+        char sources_path[CAB_ERROR_PATH_MAX];
         s_pointer (sources_path, sizeof sources_path, path, "sources");
         json_t *sources = json_object_get (agent, "sources");
         if (!json_is_array (sources))
             return s_invalid (error, sources_path, "must be an array of sources (\"*\": any)");
         size_t index;
         json_t *source;
-        json_array_foreach (sources, index, source) {
+        json_array_foreach (sources, index, source)
+        {
             const char *text = json_string_value (source);
             if (!text || !*text || strlen (text) > 256) {
-                char item_path [CAB_ERROR_PATH_MAX];
+                char item_path[CAB_ERROR_PATH_MAX];
                 snprintf (item_path, sizeof item_path, "%.200s/%zu", sources_path, index);
                 return s_invalid (error, item_path, "must be a source of 1 to 256 characters");
             }
@@ -246,7 +256,7 @@ s_limit (json_t *limits, const char *name, long long min, long long max, long lo
     json_t *value = json_object_get (limits, name);
     if (!value)
         return CAB_OK;
-    char path [64];
+    char path[64];
     snprintf (path, sizeof path, "/limits/%s", name);
     if (!json_is_integer (value) || json_integer_value (value) < min ||
         json_integer_value (value) > max)
@@ -259,36 +269,39 @@ s_limit (json_t *limits, const char *name, long long min, long long max, long lo
 static cab_status_t
 s_parse_limits (cab_broker_config_t *self, json_t *value, cab_error_t *error)
 {
-    static const char *const keys [] = { "max_in_flight", "heartbeat_ms", "timeout_ms",
-                                         "batch_max",     "max_peers",    NULL };
+    static const char *const keys[] = {"max_in_flight", "heartbeat_ms", "timeout_ms", "batch_max",
+                                       "max_peers",     "validators",   NULL};
     if (!json_is_object (value))
         return s_invalid (error, "/limits", "must be an object");
     if (s_known_keys (value, "/limits", keys, error) != CAB_OK)
         return CAB_ERR_INVALID_CONFIG;
-    long long window = (long long) self->max_in_flight, heartbeat = self->heartbeat_ms;
-    long long timeout = self->timeout_ms, batch = (long long) self->batch_max;
-    long long peers = (long long) self->max_peers;
+    long long window = (long long)self->max_in_flight, heartbeat = self->heartbeat_ms;
+    long long timeout = self->timeout_ms, batch = (long long)self->batch_max;
+    long long peers = (long long)self->max_peers;
+    long long validators = (long long)self->validators;
     if (s_limit (value, "max_in_flight", 1, CAB_BROKER_MAX_WINDOW, &window, error) ||
         s_limit (value, "heartbeat_ms", 10, 600000, &heartbeat, error) ||
         s_limit (value, "timeout_ms", 30, 3600000, &timeout, error) ||
         s_limit (value, "batch_max", 1, CAB_BROKER_MAX_BATCH, &batch, error) ||
-        s_limit (value, "max_peers", 1, CAB_BROKER_MAX_PEERS, &peers, error))
+        s_limit (value, "max_peers", 1, CAB_BROKER_MAX_PEERS, &peers, error) ||
+        s_limit (value, "validators", 0, CAB_BROKER_MAX_VALIDATORS, &validators, error))
         return CAB_ERR_INVALID_CONFIG;
     if (timeout < 2 * heartbeat)
         return s_invalid (error, "/limits/timeout_ms", "must be at least twice heartbeat_ms");
-    self->max_in_flight = (size_t) window;
-    self->heartbeat_ms = (int) heartbeat;
-    self->timeout_ms = (int) timeout;
-    self->batch_max = (size_t) batch;
-    self->max_peers = (size_t) peers;
+    self->max_in_flight = (size_t)window;
+    self->heartbeat_ms = (int)heartbeat;
+    self->timeout_ms = (int)timeout;
+    self->batch_max = (size_t)batch;
+    self->max_peers = (size_t)peers;
+    self->validators = (size_t)validators;
     return CAB_OK;
 }
 
 static cab_status_t
 s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_error_t *error)
 {
-    static const char *const keys [] = { "endpoints", "store", "schemas", "agents", "limits",
-                                         "$schema",   NULL };
+    static const char *const keys[] = {"endpoints", "store",   "schemas", "agents",
+                                       "limits",    "$schema", NULL};
     if (!json_is_object (document))
         return s_invalid (error, "", "the configuration must be a JSON object");
     if (s_known_keys (document, "", keys, error) != CAB_OK)

@@ -11,6 +11,7 @@
 */
 #include "config.h"
 #include "cab_broker_internal.h"
+#include <stdlib.h>
 #include <string.h>
 
 //  Most messages read from the ROUTER in one go.
@@ -23,7 +24,7 @@ static void
 s_nack (cabi_broker_t *self, zframe_t *identity, const char *tag, const cab_error_t *error)
 {
     if (error->code > CAB_OK && error->code < CAB_STATUS_COUNT_)
-        self->nacked [error->code]++;
+        self->nacked[error->code]++;
     zmsg_t *msg = cabi_proto_new_nack (tag, error->code, error->path, error->text);
     cabi_broker_send (self, identity, &msg);
 }
@@ -32,7 +33,7 @@ static void
 s_error (cabi_broker_t *self, zframe_t *identity, cab_status_t code, const char *text)
 {
     if (code > CAB_OK && code < CAB_STATUS_COUNT_)
-        self->errors [code]++;
+        self->errors[code]++;
     zmsg_t *msg = cabi_proto_new_error (code, text);
     cabi_broker_send (self, identity, &msg);
 }
@@ -40,7 +41,7 @@ s_error (cabi_broker_t *self, zframe_t *identity, cab_status_t code, const char 
 static void
 s_welcome (cabi_broker_t *self, zframe_t *identity)
 {
-    char text [256];
+    char text[256];
     snprintf (text, sizeof text,
               "{\"protocol\":%d,\"broker\":\"cabruca %s\",\"heartbeat_ms\":%d,"
               "\"timeout_ms\":%d,\"max_in_flight\":%zu,\"max_event_size\":%d}",
@@ -50,9 +51,96 @@ s_welcome (cabi_broker_t *self, zframe_t *identity)
     cabi_broker_send (self, identity, &msg);
 }
 
-//  Validate one event; on success it goes into the filling batch.
+//  Copy a string (NULL stays NULL) to *cursor_p, advancing it.
+static const char *
+s_copy (char **cursor_p, const char *text)
+{
+    if (!text)
+        return NULL;
+    size_t size = strlen (text) + 1;
+    char *copy = *cursor_p;
+    memcpy (copy, text, size);
+    *cursor_p += size;
+    return copy;
+}
+
+//  Put a validated event (stolen, destroyed) into the filling batch, which
+//  has room. The batch keeps only the text and the indexed fields, in one
+//  block: the parsed document is freed at once, so that events waiting for
+//  their commit cost little memory. Returns false when out of memory.
+static bool
+s_append (cabi_broker_t *self, zframe_t **identity_p, const char *tag, cab_event_t **event_p,
+          int64_t time_ms)
+{
+    cabi_batch_t *batch = self->accum;
+    assert (batch->count < batch->capacity);
+    cab_event_t *event = *event_p;
+    size_t length = 0;
+    const char *text = cab_event_text (event, &length);
+    const char *fields[] = {cab_event_id (event), cab_event_source (event),
+                            cab_event_detail_type (event), cab_event_agent_id (event),
+                            cab_event_correlation_id (event)};
+    size_t size = length + 1;
+    for (size_t index = 0; index < 5; index++)
+        size += fields[index] ? strlen (fields[index]) + 1 : 0;
+    char *blob = text ? (char *)malloc (size) : NULL;
+    if (!blob)
+        return false;
+    cabi_batch_meta_t *meta = &batch->meta[batch->count];
+    cab_store_item_t *item = &batch->items[batch->count];
+    memcpy (blob, text, length);
+    blob[length] = 0;
+    char *cursor = blob + length + 1;
+    item->text = blob;
+    item->length = length;
+    item->id = s_copy (&cursor, fields[0]);
+    item->source = s_copy (&cursor, fields[1]);
+    item->detail_type = s_copy (&cursor, fields[2]);
+    item->agent_id = s_copy (&cursor, fields[3]);
+    item->correlation_id = s_copy (&cursor, fields[4]);
+    item->time_ms = time_ms;
+    meta->blob = blob;
+    meta->identity = *identity_p;
+    *identity_p = NULL;
+    snprintf (meta->tag, sizeof meta->tag, "%s", tag);
+    cab_event_destroy (event_p);
+    batch->count++;
+    return true;
+}
+
+//  An event taken in is answered (NACKed before the store): forget it.
 static void
-s_publish (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, cabi_proto_t *msg)
+s_refused (cabi_broker_t *self, zframe_t *identity)
+{
+    cabi_peer_t *peer = cabi_broker_peer (self, identity);
+    if (peer && peer->in_flight > 0)
+        peer->in_flight--;
+    self->in_flight--;
+}
+
+static void
+s_send_chunk (cabi_broker_t *self)
+{
+    cabi_chunk_t *chunk = self->chunk;
+    self->chunk = NULL;
+    chunk->handle = zlistx_add_end (self->chunks, chunk);
+    zactor_t *validator = self->validators[self->next_validator++ % self->validator_count];
+    if (cabi_validator_send (validator, chunk) != 0) {
+        //  Cannot happen with a live validator; refuse rather than lose.
+        for (size_t index = 0; index < chunk->count; index++) {
+            chunk->jobs[index].event = NULL;
+            cab_error_set (&chunk->jobs[index].error, CAB_ERR_INTERNAL, NULL,
+                           "no validator answered");
+        }
+        chunk->done = true;
+    }
+}
+
+//  One PUBLISH from a peer with a session: bounded by its window, then
+//  validated here or by a validator. Steals *body_p when it keeps it.
+static void
+s_publish (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, cabi_proto_t *msg,
+           zmsg_t **body_p)
 {
     self->received++;
     cab_error_t error;
@@ -64,75 +152,104 @@ s_publish (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, cabi_prot
         s_nack (self, identity, msg->tag, &error);
         return;
     }
-    cab_event_t *event = cab_event_load (msg->body, msg->body_size, &error);
-    if (!event) {
-        s_nack (self, identity, msg->tag, &error);
-        return;
-    }
-    const char *agent_id = cab_event_agent_id (event);
-    const char *source = cab_event_source (event);
-    if (!agent_id || strcmp (agent_id, peer->agent_id) != 0)
-        cab_error_set (&error, CAB_ERR_ACCESS_DENIED, "/detail/agent_id",
-                       "the event's agent_id '%s' is not this session's agent '%s'",
-                       agent_id ? agent_id : "", peer->agent_id);
-    else if (!cab_broker_config_allows (self->config, agent_id, source))
-        cab_error_set (&error, CAB_ERR_ACCESS_DENIED, "/source",
-                       "agent '%s' may not publish source '%s'", agent_id, source);
-    else if (self->registry)
-        cab_registry_validate (self->registry, event, &error);
-    int64_t time_ms = 0;
-    if (error.code == CAB_OK && cab_time_parse (cab_event_time (event), &time_ms) != CAB_OK)
-        cab_error_set (&error, CAB_ERR_INVALID_ENVELOPE, "/time", "not an ISO 8601 UTC time");
-    if (error.code != CAB_OK) {
-        cab_event_destroy (&event);
-        s_nack (self, identity, msg->tag, &error);
-        return;
-    }
-    cabi_batch_t *batch = self->accum;
-    size_t index = batch->count;
-    cabi_batch_meta_t *meta = &batch->meta [index];
-    meta->identity = zframe_dup (identity);
-    if (!meta->identity) {
-        cab_event_destroy (&event);
+    zframe_t *copy = zframe_dup (identity);
+    if (!copy || (self->validator_count && !self->chunk && !(self->chunk = cabi_chunk_new ()))) {
+        zframe_destroy (&copy);
         cab_error_set (&error, CAB_ERR_NOMEM, NULL, "out of memory");
         s_nack (self, identity, msg->tag, &error);
         return;
     }
-    memcpy (meta->tag, msg->tag, sizeof meta->tag);
-    cab_store_item_t *item = &batch->items [index];
-    item->id = cab_event_id (event);
-    item->source = source;
-    item->detail_type = cab_event_detail_type (event);
-    item->agent_id = agent_id;
-    item->correlation_id = cab_event_correlation_id (event);
-    item->time_ms = time_ms;
-    item->text = cab_event_text (event, &item->length);
-    meta->event = event;
-    batch->count++;
     peer->in_flight++;
     self->in_flight++;
+    if (self->validator_count == 0) {
+        int64_t time_ms = 0;
+        cab_event_t *event = cabi_validate_event (self->config, self->registry, peer->agent_id,
+                                                  msg->body, msg->body_size, &time_ms, &error);
+        if (!event || !s_append (self, &copy, msg->tag, &event, time_ms)) {
+            if (event)
+                cab_error_set (&error, CAB_ERR_NOMEM, NULL, "out of memory");
+            cab_event_destroy (&event);
+            s_refused (self, identity);
+            s_nack (self, identity, msg->tag, &error);
+            zframe_destroy (&copy);
+        }
+        return;
+    }
+    cabi_job_t *job = &self->chunk->jobs[self->chunk->count++];
+    job->identity = copy;
+    job->msg = *body_p;
+    *body_p = NULL;
+    job->body = msg->body;
+    job->body_size = msg->body_size;
+    snprintf (job->tag, sizeof job->tag, "%s", msg->tag);
+    snprintf (job->agent_id, sizeof job->agent_id, "%s", peer->agent_id);
+    self->validating++;
+    if (self->chunk->count == CABI_CHUNK_MAX)
+        s_send_chunk (self);
+}
+
+//  Move validated events, in the order received, into the filling batch
+//  while it has room; NACK the refused ones.
+static void
+s_take_validated (cabi_broker_t *self)
+{
+    cabi_chunk_t *chunk;
+    while ((chunk = (cabi_chunk_t *)zlistx_first (self->chunks)) && chunk->done) {
+        for (; chunk->taken < chunk->count; chunk->taken++) {
+            cabi_job_t *job = &chunk->jobs[chunk->taken];
+            if (job->event && self->accum->count == self->accum->capacity)
+                return;  //  Until the writer frees a batch
+            self->validating--;
+            if (job->event &&
+                !s_append (self, &job->identity, job->tag, &job->event, job->time_ms)) {
+                cab_event_destroy (&job->event);
+                cab_error_set (&job->error, CAB_ERR_NOMEM, NULL, "out of memory");
+            }
+            if (job->identity) {  //  Not taken: refused
+                s_refused (self, job->identity);
+                s_nack (self, job->identity, job->tag, &job->error);
+            }
+        }
+        zlistx_delete (self->chunks, chunk->handle);
+        cabi_chunk_destroy (&chunk);
+    }
+}
+
+void
+cabi_broker_validated (cabi_broker_t *self, cabi_chunk_t *chunk)
+{
+    chunk->done = true;
+    s_take_validated (self);
+}
+
+bool
+cabi_broker_can_read (cabi_broker_t *self)
+{
+    if (self->validator_count == 0)
+        return self->accum->count < self->accum->capacity;
+    return self->accum->count + self->validating < 2 * self->accum->capacity;
 }
 
 //  Handle one message from the ROUTER (routing id already popped).
 static void
-s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t *body)
+s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
 {
     cabi_proto_t msg;
     cab_error_t error;
     cab_error_clear (&error);
-    cab_status_t status = cabi_proto_decode (body, &msg, &error);
+    cab_status_t status = cabi_proto_decode (*body_p, &msg, &error);
     cabi_peer_t *peer = cabi_broker_peer (self, identity);
     if (peer)
         peer->last_seen = zclock_mono ();
     if (status != CAB_OK) {
-        if (msg.command == CABI_PROTO_PUBLISH && msg.tag [0] && peer && peer->session &&
+        if (msg.command == CABI_PROTO_PUBLISH && msg.tag[0] && peer && peer->session &&
             msg.version == CABI_PROTO_VERSION) {
             self->received++;
             s_nack (self, identity, msg.tag, &error);
         } else if (msg.command != CABI_PROTO_ERROR)
             s_error (self, identity, error.code, error.text);
         else
-            self->errors [CAB_ERR_PROTOCOL]++;
+            self->errors[CAB_ERR_PROTOCOL]++;
         return;
     }
     switch (msg.command) {
@@ -148,7 +265,7 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t *body)
             break;
         case CABI_PROTO_PUBLISH:
             if (peer && peer->session)
-                s_publish (self, peer, identity, &msg);
+                s_publish (self, peer, identity, &msg, body_p);
             else
                 s_error (self, identity, CAB_ERR_DISCONNECTED, "no session: send HELLO");
             break;
@@ -171,10 +288,10 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t *body)
                 cabi_broker_peer_forget (self, peer);
             break;
         case CABI_PROTO_ERROR:
-            self->errors [CAB_ERR_PROTOCOL]++; //  Never answer an ERROR
+            self->errors[CAB_ERR_PROTOCOL]++;  //  Never answer an ERROR
             break;
         default: {
-            char text [96];
+            char text[96];
             snprintf (text, sizeof text, "%s is not a command an agent sends",
                       cabi_proto_command_name (msg.command));
             s_error (self, identity, CAB_ERR_PROTOCOL, text);
@@ -183,36 +300,50 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t *body)
     }
 }
 
+//  Hand the filling batch to the writer if it is idle and not empty.
+static void
+s_dispatch_writer (cabi_broker_t *self)
+{
+    if (self->writer_busy || self->accum->count == 0)
+        return;
+    cabi_batch_t *batch = self->accum;
+    if (cabi_writer_send (self->writer, batch) != 0)
+        return;  //  Try again on the next turn
+    self->writer_busy = true;
+    self->batches++;
+    self->accum = self->spare;
+    self->spare = NULL;
+}
+
 void
 cabi_broker_ingest (cabi_broker_t *self)
 {
-    for (int count = 0; count < S_READ_MAX && self->accum->count < self->accum->capacity;
-         count++) {
+    for (int count = 0; count < S_READ_MAX && cabi_broker_can_read (self); count++) {
         zmsg_t *msg = zmsg_recv (self->router);
         if (!msg)
             break;
         zframe_t *identity = zmsg_pop (msg);
         if (identity)
-            s_handle (self, identity, msg);
+            s_handle (self, identity, &msg);
         zframe_destroy (&identity);
         zmsg_destroy (&msg);
         //  Keep the writer busy: hand it what we have as soon as it is idle.
-        cabi_broker_dispatch (self);
+        s_dispatch_writer (self);
     }
 }
 
 void
 cabi_broker_dispatch (cabi_broker_t *self)
 {
-    if (self->writer_busy || self->accum->count == 0)
-        return;
-    cabi_batch_t *batch = self->accum;
-    if (cabi_writer_send (self->writer, batch) != 0)
-        return; //  Try again on the next turn
-    self->writer_busy = true;
-    self->batches++;
-    self->accum = self->spare;
-    self->spare = NULL;
+    if (self->chunk && self->chunk->count > 0)
+        s_send_chunk (self);
+    s_take_validated (self);
+    if (!self->writer_busy && self->accum->count == self->accum->capacity) {
+        //  A full batch goes; the next one has room for what waits.
+        s_dispatch_writer (self);
+        s_take_validated (self);
+    }
+    s_dispatch_writer (self);
 }
 
 //  Log store failures at most every S_STORE_LOG_MS, and the recovery.
@@ -243,8 +374,8 @@ void
 cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
 {
     for (size_t index = 0; index < batch->count; index++) {
-        cabi_batch_meta_t *meta = &batch->meta [index];
-        cab_store_item_t *item = &batch->items [index];
+        cabi_batch_meta_t *meta = &batch->meta[index];
+        cab_store_item_t *item = &batch->items[index];
         cabi_peer_t *peer = cabi_broker_peer (self, meta->identity);
         if (peer && peer->in_flight > 0)
             peer->in_flight--;
@@ -255,7 +386,7 @@ cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
             else
                 self->stored++;
             zmsg_t *msg =
-                cabi_proto_new_ack (meta->tag, (uint64_t) item->seq, item->id, item->duplicate);
+                cabi_proto_new_ack (meta->tag, (uint64_t)item->seq, item->id, item->duplicate);
             cabi_broker_send (self, meta->identity, &msg);
         } else {
             cab_error_t error = batch->error;
@@ -265,7 +396,7 @@ cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
                 //  Anything else from the store is still a failure to store.
                 cab_error_set (&error, CAB_ERR_STORE_UNAVAILABLE, NULL, "%s", batch->error.text);
             }
-            error.path [0] = 0;
+            error.path[0] = 0;
             s_nack (self, meta->identity, meta->tag, &error);
         }
     }

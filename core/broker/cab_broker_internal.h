@@ -19,7 +19,7 @@
 typedef struct {
     zframe_t *identity;                 //  Owned: the peer's routing id
     char tag [CABI_PROTO_TAG_MAX + 1];
-    cab_event_t *event;                 //  Owned; the store item borrows its strings
+    char *blob;                         //  Owned: text and fields the store item points to
 } cabi_batch_meta_t;
 
 //  A group of events committed in one transaction.
@@ -70,6 +70,61 @@ int
 cabi_batch_t *
     cabi_writer_recv (zactor_t *writer);
 
+//  Events per chunk handed to a validator.
+#define CABI_CHUNK_MAX 64
+
+//  One event on its way through a validator.
+typedef struct {
+    zframe_t *identity;                 //  Owned: the peer's routing id
+    zmsg_t *msg;                        //  Owned: the PUBLISH; body points into it
+    const char *body;
+    size_t body_size;
+    char tag [CABI_PROTO_TAG_MAX + 1];
+    char agent_id [CABI_PROTO_AGENT_MAX + 1]; //  The session's
+    cab_event_t *event;                 //  Result: owned, or NULL with error set
+    int64_t time_ms;
+    cab_error_t error;
+} cabi_job_t;
+
+//  Jobs handed to a validator together.
+typedef struct {
+    size_t count;
+    size_t taken;                       //  Jobs already moved on to the batch
+    bool done;                          //  Back from the validator
+    void *handle;                       //  In the broker's FIFO of chunks
+    cabi_job_t jobs [CABI_CHUNK_MAX];
+} cabi_chunk_t;
+
+//  Run every check on one event published in a session of session_agent:
+//  parse and envelope, agent id, allow-list, schema (registry may be NULL),
+//  time. Returns the loaded event (caller owns it) and sets *time_ms, or
+//  NULL with the refusal in error.
+cab_event_t *
+    cabi_validate_event (const cab_broker_config_t *config, cab_registry_t *registry,
+                         const char *session_agent, const char *text, size_t size,
+                         int64_t *time_ms, cab_error_t *error);
+
+//  Create an empty chunk; NULL when out of memory.
+cabi_chunk_t *
+    cabi_chunk_new (void);
+
+//  Destroy a chunk and what its jobs own; null the pointer; safe on NULL.
+void
+    cabi_chunk_destroy (cabi_chunk_t **self_p);
+
+//  Start a validator actor with its own schema registry (config borrowed,
+//  must outlive it). Returns NULL if it cannot load the schemas.
+zactor_t *
+    cabi_validator_new (const cab_broker_config_t *config, int index);
+
+//  Hand a chunk to a validator; it answers with the same pointer. 0 or -1.
+int
+    cabi_validator_send (zactor_t *validator, cabi_chunk_t *chunk);
+
+//  Receive a chunk a validator finished (blocking); NULL on error.
+cabi_chunk_t *
+    cabi_validator_recv (zactor_t *validator);
+
 //  Longest routing id ZeroMQ allows, bytes.
 #define CABI_IDENTITY_MAX 255
 
@@ -95,6 +150,12 @@ typedef struct {
     cabi_batch_t *accum;                    //  Being filled
     cabi_batch_t *spare;                    //  Idle (the other one is at the writer)
     bool writer_busy;
+    zactor_t *validators [CAB_BROKER_MAX_VALIDATORS];
+    size_t validator_count;                 //  0: validate in the broker thread
+    size_t next_validator;                  //  Round robin
+    cabi_chunk_t *chunk;                    //  Being filled, or NULL
+    zlistx_t *chunks;                       //  At validators or waiting, in order
+    size_t validating;                      //  Events in those chunks
     size_t in_flight;                       //  Events taken in, not yet answered
     int64_t started;
     bool store_failing;                     //  The last commit failed
@@ -132,9 +193,19 @@ void
 void
     cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch);
 
-//  Hand the filling batch to the writer if it is idle and not empty.
+//  Hand the filling chunk to a validator, move validated events into the
+//  filling batch (in the order received), and hand that batch to the
+//  writer if it is idle and not empty.
 void
     cabi_broker_dispatch (cabi_broker_t *self);
+
+//  True while the broker may read more messages (its queues have room).
+bool
+    cabi_broker_can_read (cabi_broker_t *self);
+
+//  A validator finished a chunk.
+void
+    cabi_broker_validated (cabi_broker_t *self, cabi_chunk_t *chunk);
 
 //  The STATUS-REPLY document. New reference, or NULL when out of memory.
 json_t *

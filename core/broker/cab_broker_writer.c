@@ -7,6 +7,7 @@
     =========================================================================
 */
 #include "cab_broker_internal.h"
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,12 +17,12 @@
 cabi_batch_t *
 cabi_batch_new (size_t capacity)
 {
-    cabi_batch_t *self = (cabi_batch_t *) calloc (1, sizeof *self);
+    cabi_batch_t *self = (cabi_batch_t *)calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->capacity = capacity;
-    self->items = (cab_store_item_t *) calloc (capacity, sizeof *self->items);
-    self->meta = (cabi_batch_meta_t *) calloc (capacity, sizeof *self->meta);
+    self->items = (cab_store_item_t *)calloc (capacity, sizeof *self->items);
+    self->meta = (cabi_batch_meta_t *)calloc (capacity, sizeof *self->meta);
     if (!self->items || !self->meta)
         cabi_batch_destroy (&self);
     return self;
@@ -31,8 +32,9 @@ void
 cabi_batch_reset (cabi_batch_t *self)
 {
     for (size_t index = 0; index < self->count; index++) {
-        zframe_destroy (&self->meta [index].identity);
-        cab_event_destroy (&self->meta [index].event);
+        zframe_destroy (&self->meta[index].identity);
+        free (self->meta[index].blob);
+        self->meta[index].blob = NULL;
     }
     memset (self->items, 0, self->count * sizeof *self->items);
     self->count = 0;
@@ -69,14 +71,15 @@ s_publish_size (cab_store_t *store, cabi_writer_stats_t *stats)
 static void
 s_writer_actor (zsock_t *pipe, void *arg)
 {
-    s_args_t *args = (s_args_t *) arg;
+    s_args_t *args = (s_args_t *)arg;
     cabi_writer_stats_t *stats = args->stats;
+    pthread_setname_np (pthread_self (), "cab-writer");
     zsock_signal (pipe, 0);
     cab_error_t error;
     cab_error_clear (&error);
     cab_store_t *store = cab_store_new (args->path, args->durability, &error);
     if (!store) {
-        zsock_send (pipe, "sis", "ERROR", (int) error.code, error.text);
+        zsock_send (pipe, "sis", "ERROR", (int)error.code, error.text);
         char *command = NULL;
         while ((command = zstr_recv (pipe)) && strcmp (command, "$TERM") != 0)
             zstr_free (&command);
@@ -110,9 +113,8 @@ s_writer_actor (zsock_t *pipe, void *arg)
         __atomic_add_fetch (&stats->commit_us, now_us - start, __ATOMIC_RELAXED);
         if (batch->status == CAB_OK) {
             for (size_t index = 0; index < batch->count; index++)
-                if (batch->items [index].seq > stats->last_seq)
-                    __atomic_store_n (&stats->last_seq, batch->items [index].seq,
-                                      __ATOMIC_RELAXED);
+                if (batch->items[index].seq > stats->last_seq)
+                    __atomic_store_n (&stats->last_seq, batch->items[index].seq, __ATOMIC_RELAXED);
         } else
             __atomic_add_fetch (&stats->failures, 1, __ATOMIC_RELAXED);
         if (zclock_mono () - size_at >= S_SIZE_EVERY_MS) {
@@ -130,7 +132,7 @@ cabi_writer_new (const char *path, cab_store_durability_t durability, cabi_write
 {
     //  The arguments live on our stack: the actor copies what it needs
     //  before it answers READY or ERROR, and we wait for that answer.
-    s_args_t args = { (char *) path, durability, stats };
+    s_args_t args = {(char *)path, durability, stats};
     zactor_t *writer = zactor_new (s_writer_actor, &args);
     if (!writer) {
         cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot start the store writer");
@@ -140,7 +142,7 @@ cabi_writer_new (const char *path, cab_store_durability_t durability, cabi_write
     int code = 0;
     if (zsock_recv (writer, "sis", &status, &code, &text) != 0 || !status ||
         strcmp (status, "READY") != 0) {
-        cab_error_set (error, code ? (cab_status_t) code : CAB_ERR_INTERNAL, NULL,
+        cab_error_set (error, code ? (cab_status_t)code : CAB_ERR_INTERNAL, NULL,
                        "cannot open the store %s: %s", path, text ? text : "no answer");
         zactor_destroy (&writer);
     }
@@ -161,5 +163,5 @@ cabi_writer_recv (zactor_t *writer)
     void *pointer = NULL;
     if (zsock_recv (writer, "p", &pointer) != 0)
         return NULL;
-    return (cabi_batch_t *) pointer;
+    return (cabi_batch_t *)pointer;
 }

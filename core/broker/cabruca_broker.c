@@ -43,7 +43,7 @@ s_parse_fd (const char *text)
     long value = strtol (text, &end, 10);
     if (errno || end == text || *end || value < 0 || value > 65535)
         return -1;
-    return (int) value;
+    return (int)value;
 }
 
 //  Load the schemas once to report their errors as configuration errors.
@@ -67,14 +67,14 @@ main (int argc, char **argv)
     bool check_only = false;
     int notify_fd = -1;
     for (int index = 1; index < argc; index++) {
-        const char *arg = argv [index];
+        const char *arg = argv[index];
         bool has_value = index + 1 < argc;
         if ((streq (arg, "-c") || streq (arg, "--config")) && has_value)
-            config_path = argv [++index];
+            config_path = argv[++index];
         else if (streq (arg, "-n") || streq (arg, "--check"))
             check_only = true;
         else if ((streq (arg, "-d") || streq (arg, "--notify-fd")) && has_value) {
-            notify_fd = s_parse_fd (argv [++index]);
+            notify_fd = s_parse_fd (argv[++index]);
             if (notify_fd < 0) {
                 fprintf (stderr, "cabruca-broker: --notify-fd needs a file descriptor\n");
                 return S_EXIT_USAGE;
@@ -98,7 +98,7 @@ main (int argc, char **argv)
     }
     cab_error_t error;
     cab_error_clear (&error);
-    char message [CAB_ERROR_PATH_MAX + CAB_ERROR_TEXT_MAX + 8];
+    char message[CAB_ERROR_PATH_MAX + CAB_ERROR_TEXT_MAX + 8];
     cab_broker_config_t *config = cab_broker_config_load (config_path, &error);
     if (!config || s_check_schemas (config, &error) != CAB_OK) {
         fprintf (stderr, "cabruca-broker: %s: %s [%s]\n", config_path,

@@ -167,11 +167,12 @@ s_agent_of (const char *line, size_t length)
 //  Publish every line; returns false when the broker stopped answering.
 static bool
 s_publish_lines (cab_client_t **client_p, cab_lines_t *lines, const char *endpoint,
-                 const char *agent, s_output_t *output, int timeout_ms)
+                 const char *agent, s_output_t *output, int timeout_ms, cab_error_t *error_p)
 {
     const char *line;
     size_t length;
     cab_error_t error;
+    cab_error_clear (&error);
     uint64_t number = 0;
     cab_status_t status;
     while ((status = cab_lines_next (lines, &line, &length, &error)) != CAB_ERR_NOT_FOUND) {
@@ -181,8 +182,10 @@ s_publish_lines (cab_client_t **client_p, cab_lines_t *lines, const char *endpoi
             char *first = agent ? NULL : s_agent_of (line, length);
             *client_p = cab_client_new (endpoint, agent ? agent : first ? first : "cli", &error);
             free (first);
-            if (!*client_p)
+            if (!*client_p) {
+                *error_p = error;
                 return false;
+            }
             cab_client_set_handler (*client_p, s_on_result, output);
         }
         char ordinal[24];
@@ -203,8 +206,10 @@ s_publish_lines (cab_client_t **client_p, cab_lines_t *lines, const char *endpoi
         char key[24];
         snprintf (key, sizeof key, "%" PRIu64, output->published + 1);
         zhashx_insert (output->ordinals, key, ordinal);
-        if (cab_client_publish_text (*client_p, line, length, timeout_ms, &error) != CAB_OK)
+        if (cab_client_publish_text (*client_p, line, length, timeout_ms, &error) != CAB_OK) {
+            *error_p = error;
             return false;
+        }
         output->published++;
     }
     return true;
@@ -294,7 +299,8 @@ cli_publish_main (int argc, char **argv)
             zhashx_destroy (&output.ordinals);
             goto done;
         }
-        answered = s_publish_lines (&client, lines, endpoint, agent, &output, (int)timeout_ms);
+        answered =
+            s_publish_lines (&client, lines, endpoint, agent, &output, (int)timeout_ms, &error);
         cab_lines_destroy (&lines);
     }
     if (client && answered)

@@ -17,33 +17,33 @@
 #define S_HWM            200000
 
 typedef struct {
-    uint64_t number;            //  Publish number
-    char tag [24];              //  The number in decimal: unique in this client
-    char *text;                 //  Event JSON (owned copy)
+    uint64_t number;  //  Publish number
+    char tag[24];     //  The number in decimal: unique in this client
+    char *text;       //  Event JSON (owned copy)
     size_t size;
-    char id [CABI_PROTO_ID_MAX + 1]; //  "" when published as unchecked text
-    bool sent;                  //  Sent in the current session
-    bool waited;                //  A cab_client_publish_wait is waiting for it
-    void *handle;               //  Our item in the pending list
+    char id[CABI_PROTO_ID_MAX + 1];  //  "" when published as unchecked text
+    bool sent;                       //  Sent in the current session
+    bool waited;                     //  A cab_client_publish_wait is waiting for it
+    void *handle;                    //  Our item in the pending list
 } s_entry_t;
 
 struct _cab_client_t {
     char *endpoint;
-    char agent_id [CABI_PROTO_AGENT_MAX + 1];
+    char agent_id[CABI_PROTO_AGENT_MAX + 1];
     zsock_t *dealer;
-    zlistx_t *pending;          //  s_entry_t, in publish order
-    zhashx_t *by_tag;           //  tag -> s_entry_t (borrowed)
-    size_t window;              //  Ours
-    size_t broker_window;       //  From WELCOME (0: unknown)
-    size_t unsent;              //  Entries with !sent
+    zlistx_t *pending;     //  s_entry_t, in publish order
+    zhashx_t *by_tag;      //  tag -> s_entry_t (borrowed)
+    size_t window;         //  Ours
+    size_t broker_window;  //  From WELCOME (0: unknown)
+    size_t unsent;         //  Entries with !sent
     uint64_t next_tag;
     cab_client_result_fn *handler;
     void *handler_arg;
-    bool welcomed;              //  Session open
+    bool welcomed;  //  Session open
     uint64_t sessions;
     int heartbeat_ms, timeout_ms;
-    int hello_wait_ms;          //  Current HELLO deadline (backoff)
-    int64_t hello_deadline;     //  When to give up waiting for WELCOME
+    int hello_wait_ms;       //  Current HELLO deadline (backoff)
+    int64_t hello_deadline;  //  When to give up waiting for WELCOME
     int64_t last_recv, next_heartbeat, next_retry;
     //  The one waiter of cab_client_publish_wait
     bool wait_done;
@@ -55,7 +55,7 @@ struct _cab_client_t {
 static void
 s_entry_destroy (void **item_p)
 {
-    s_entry_t *entry = (s_entry_t *) *item_p;
+    s_entry_t *entry = (s_entry_t *)*item_p;
     if (entry) {
         free (entry->text);
         free (entry);
@@ -79,8 +79,8 @@ s_socket_open (cab_client_t *self, cab_error_t *error)
     zsock_set_reconnect_ivl_max (self->dealer, 2000);
     if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
         zsock_destroy (&self->dealer);
-        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
-                              "cannot connect to '%s': %s", self->endpoint, zmq_strerror (errno));
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "cannot connect to '%s': %s",
+                              self->endpoint, zmq_strerror (errno));
     }
     return CAB_OK;
 }
@@ -89,8 +89,10 @@ s_socket_open (cab_client_t *self, cab_error_t *error)
 static bool
 s_send (cab_client_t *self, zmsg_t **msg_p)
 {
-    if (!*msg_p)
+    if (!*msg_p || !self->dealer) {
+        zmsg_destroy (msg_p);
         return false;
+    }
     bool sent = zmsg_send (msg_p, self->dealer) == 0;
     zmsg_destroy (msg_p);
     return sent;
@@ -102,7 +104,7 @@ s_hello (cab_client_t *self, int64_t now)
 {
     self->welcomed = false;
     self->hello_deadline = now + self->hello_wait_ms;
-    if (!self->agent_id [0])
+    if (!self->agent_id[0])
         return;
     zmsg_t *msg = cabi_proto_new_hello (self->agent_id, "{\"client\":\"libcabruca\"}");
     s_send (self, &msg);
@@ -140,9 +142,9 @@ s_send_entry (cab_client_t *self, s_entry_t *entry)
 static void
 s_send_unsent (cab_client_t *self)
 {
-    for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->pending);
+    for (s_entry_t *entry = (s_entry_t *)zlistx_first (self->pending);
          entry && self->unsent > 0 && self->welcomed;
-         entry = (s_entry_t *) zlistx_next (self->pending))
+         entry = (s_entry_t *)zlistx_next (self->pending))
         s_send_entry (self, entry);
 }
 
@@ -162,10 +164,11 @@ s_resolve (cab_client_t *self, s_entry_t *entry, const cabi_proto_t *reply)
     };
     if (!entry->sent)
         self->unsent--;
+    //  Out of the window first (the handler may publish), freed last (the
+    //  result borrows its id).
     zhashx_delete (self->by_tag, entry->tag);
-    bool waited = entry->waited;
-    zlistx_delete (self->pending, entry->handle);
-    if (waited) {
+    void *item = zlistx_detach (self->pending, entry->handle);
+    if (entry->waited) {
         self->wait_done = true;
         self->wait_seq = result.seq;
         cab_error_clear (&self->wait_error);
@@ -173,6 +176,7 @@ s_resolve (cab_client_t *self, s_entry_t *entry, const cabi_proto_t *reply)
             cab_error_set (&self->wait_error, result.code, result.path, "%s", result.text);
     } else if (self->handler)
         self->handler (&result, self->handler_arg);
+    s_entry_destroy (&item);
 }
 
 static void
@@ -184,18 +188,18 @@ s_on_welcome (cab_client_t *self, const cabi_proto_t *msg)
     json_int_t window = json_integer_value (json_object_get (settings, "max_in_flight"));
     json_decref (settings);
     if (heartbeat >= 10 && heartbeat <= 600000)
-        self->heartbeat_ms = (int) heartbeat;
+        self->heartbeat_ms = (int)heartbeat;
     if (timeout > heartbeat && timeout <= 3600000)
-        self->timeout_ms = (int) timeout;
+        self->timeout_ms = (int)timeout;
     if (window >= 1 && window <= CAB_CLIENT_MAX_WINDOW)
-        self->broker_window = (size_t) window;
+        self->broker_window = (size_t)window;
     self->welcomed = true;
     self->sessions++;
     self->hello_wait_ms = S_HELLO_FIRST_MS;
     //  A new session: whatever the last one did not answer is sent again.
     self->unsent = 0;
-    for (s_entry_t *entry = (s_entry_t *) zlistx_first (self->pending); entry;
-         entry = (s_entry_t *) zlistx_next (self->pending)) {
+    for (s_entry_t *entry = (s_entry_t *)zlistx_first (self->pending); entry;
+         entry = (s_entry_t *)zlistx_next (self->pending)) {
         entry->sent = false;
         self->unsent++;
     }
@@ -207,7 +211,7 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
 {
     cabi_proto_t reply;
     if (cabi_proto_decode (msg, &reply, NULL) != CAB_OK)
-        return; //  Not for us to argue with the broker: ignore
+        return;  //  Not for us to argue with the broker: ignore
     self->last_recv = now;
     s_entry_t *entry = NULL;
     switch (reply.command) {
@@ -216,9 +220,9 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
             break;
         case CABI_PROTO_ACK:
         case CABI_PROTO_NACK:
-            entry = (s_entry_t *) zhashx_lookup (self->by_tag, reply.tag);
+            entry = (s_entry_t *)zhashx_lookup (self->by_tag, reply.tag);
             if (!entry)
-                break; //  A late answer to an event already answered
+                break;  //  A late answer to an event already answered
             if (reply.command == CABI_PROTO_NACK && reply.code == CAB_ERR_BUSY) {
                 //  Transient: send it again a little later.
                 if (entry->sent) {
@@ -233,8 +237,7 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
             break;
         case CABI_PROTO_ERROR:
             //  The broker does not know us (restarted, or forgot us): a new session.
-            if (self->welcomed &&
-                (reply.code == CAB_ERR_DISCONNECTED || reply.code == CAB_ERR_PROTOCOL))
+            if (self->welcomed && reply.code == CAB_ERR_DISCONNECTED)
                 s_hello (self, now);
             break;
         case CABI_PROTO_BYE:
@@ -253,11 +256,11 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
 static void
 s_timers (cab_client_t *self, int64_t now)
 {
-    if (!self->agent_id [0])
+    if (!self->agent_id[0])
         return;
     if (self->welcomed) {
         if (now - self->last_recv > self->timeout_ms)
-            s_reconnect (self, now); //  The broker went quiet
+            s_reconnect (self, now);  //  The broker went quiet
         else if (now >= self->next_heartbeat) {
             zmsg_t *msg = cabi_proto_new_simple (CABI_PROTO_HEARTBEAT);
             s_send (self, &msg);
@@ -274,7 +277,7 @@ s_timers (cab_client_t *self, int64_t now)
 static int64_t
 s_next_timer (cab_client_t *self)
 {
-    if (!self->agent_id [0])
+    if (!self->agent_id[0])
         return INT64_MAX;
     int64_t next = self->welcomed ? self->next_heartbeat : self->hello_deadline;
     if (self->welcomed && self->last_recv + self->timeout_ms < next)
@@ -293,8 +296,14 @@ s_pump (cab_client_t *self, int64_t deadline)
     int64_t until = s_next_timer (self);
     if (deadline < until)
         until = deadline;
-    long wait = until == INT64_MAX ? -1 : (long) (until > now ? until - now : 0);
-    zmq_pollitem_t item = { zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0 };
+    long wait = until == INT64_MAX ? -1 : (long)(until > now ? until - now : 0);
+    if (!self->dealer) {
+        //  No socket (a reconnection could not make one): wait, then retry.
+        zclock_sleep (wait < 0 || wait > 100 ? 100 : (int)wait);
+        s_timers (self, zclock_mono ());
+        return;
+    }
+    zmq_pollitem_t item = {zsock_resolve (self->dealer), 0, ZMQ_POLLIN, 0};
     if (zmq_poll (&item, 1, wait) <= 0) {
         s_timers (self, zclock_mono ());
         return;
@@ -323,7 +332,7 @@ cab_client_new (const char *endpoint, const char *agent_id, cab_error_t *error)
         endpoint = getenv ("CABRUCA_BROKER");
     if (!endpoint || !*endpoint)
         endpoint = CAB_CLIENT_DEFAULT_ENDPOINT;
-    cab_client_t *self = (cab_client_t *) calloc (1, sizeof *self);
+    cab_client_t *self = (cab_client_t *)calloc (1, sizeof *self);
     if (!self) {
         cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
         return NULL;
@@ -409,7 +418,7 @@ static cab_status_t
 s_publish (cab_client_t *self, const char *text, size_t size, const char *id, int timeout_ms,
            s_entry_t **entry_p, cab_error_t *error)
 {
-    if (!self->agent_id [0])
+    if (!self->agent_id[0])
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
                               "a client without an agent id cannot publish");
     int64_t deadline = s_deadline (timeout_ms);
@@ -419,9 +428,9 @@ s_publish (cab_client_t *self, const char *text, size_t size, const char *id, in
                                   zlistx_size (self->pending));
         s_pump (self, deadline);
     }
-    s_entry_t *entry = (s_entry_t *) calloc (1, sizeof *entry);
+    s_entry_t *entry = (s_entry_t *)calloc (1, sizeof *entry);
     if (entry)
-        entry->text = (char *) malloc (size ? size : 1);
+        entry->text = (char *)malloc (size ? size : 1);
     if (!entry || !entry->text) {
         void *item = entry;
         s_entry_destroy (&item);
@@ -451,7 +460,7 @@ s_publish_event (cab_client_t *self, cab_event_t **event_p, int timeout_ms, s_en
     if (!event)
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "no event");
     cab_status_t status = CAB_OK;
-    if (!cab_event_agent_id (event) && self->agent_id [0])
+    if (!cab_event_agent_id (event) && self->agent_id[0])
         status = cab_event_set_agent_id (event, self->agent_id);
     size_t size = 0;
     const char *text = status == CAB_OK ? cab_event_text (event, &size) : NULL;
@@ -481,8 +490,8 @@ cab_client_publish_text (cab_client_t *self, const char *text, size_t size, int 
 }
 
 cab_status_t
-cab_client_publish_wait (cab_client_t *self, cab_event_t **event_p, int timeout_ms,
-                         uint64_t *seq_p, cab_error_t *error)
+cab_client_publish_wait (cab_client_t *self, cab_event_t **event_p, int timeout_ms, uint64_t *seq_p,
+                         cab_error_t *error)
 {
     assert (self);
     int64_t deadline = s_deadline (timeout_ms);
@@ -494,7 +503,7 @@ cab_client_publish_wait (cab_client_t *self, cab_event_t **event_p, int timeout_
     self->wait_done = false;
     while (!self->wait_done) {
         if (zclock_mono () >= deadline) {
-            entry->waited = false; //  Its late result goes to the handler
+            entry->waited = false;  //  Its late result goes to the handler
             return cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "no answer from the broker at %s",
                                   self->endpoint);
         }
@@ -525,9 +534,8 @@ cab_client_flush (cab_client_t *self, int timeout_ms, cab_error_t *error)
     int64_t deadline = s_deadline (timeout_ms);
     while (zlistx_size (self->pending) > 0) {
         if (zclock_mono () >= deadline)
-            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL,
-                                  "%zu events still in flight to %s", zlistx_size (self->pending),
-                                  self->endpoint);
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "%zu events still in flight to %s",
+                                  zlistx_size (self->pending), self->endpoint);
         s_pump (self, deadline);
     }
     return CAB_OK;

@@ -7,23 +7,15 @@
 
 typedef struct {
     const char *name;
-    int min_args; //  Frames after the command name
+    int min_args;  //  Frames after the command name
     int max_args;
 } s_grammar_t;
 
 //  Indexed by cabi_proto_command_t.
-static const s_grammar_t s_grammar [CABI_PROTO_COUNT_] = {
-    { "?", 0, 0 },
-    { "HELLO", 1, 2 },
-    { "WELCOME", 1, 1 },
-    { "PUBLISH", 2, 2 },
-    { "ACK", 4, 4 },
-    { "NACK", 5, 5 },
-    { "HEARTBEAT", 0, 0 },
-    { "STATUS", 0, 0 },
-    { "STATUS-REPLY", 1, 1 },
-    { "ERROR", 3, 3 },
-    { "BYE", 0, 0 },
+static const s_grammar_t s_grammar[CABI_PROTO_COUNT_] = {
+    {"?", 0, 0},    {"HELLO", 1, 2},     {"WELCOME", 1, 1}, {"PUBLISH", 2, 2},      {"ACK", 4, 4},
+    {"NACK", 5, 5}, {"HEARTBEAT", 0, 0}, {"STATUS", 0, 0},  {"STATUS-REPLY", 1, 1}, {"ERROR", 3, 3},
+    {"BYE", 0, 0},
 };
 
 const char *
@@ -31,7 +23,7 @@ cabi_proto_command_name (cabi_proto_command_t command)
 {
     if (command <= CABI_PROTO_NONE || command >= CABI_PROTO_COUNT_)
         return "?";
-    return s_grammar [command].name;
+    return s_grammar[command].name;
 }
 
 static bool
@@ -49,7 +41,7 @@ s_token_valid (const unsigned char *data, size_t size, size_t max, const char *c
     if (size == 0 || size > max)
         return false;
     for (size_t index = 0; index < size; index++) {
-        unsigned char byte = data [index];
+        unsigned char byte = data[index];
         if (charset) {
             bool alnum = (byte >= '0' && byte <= '9') || (byte >= 'a' && byte <= 'z') ||
                          (byte >= 'A' && byte <= 'Z');
@@ -69,15 +61,15 @@ s_copy_token (zframe_t *frame, char *buffer, size_t max, const char *charset)
     if (!s_token_valid (zframe_data (frame), size, max, charset))
         return false;
     memcpy (buffer, zframe_data (frame), size);
-    buffer [size] = 0;
+    buffer[size] = 0;
     return true;
 }
 
 bool
 cabi_proto_agent_id_valid (const char *text)
 {
-    return text && s_token_valid ((const unsigned char *) text, strlen (text),
-                                  CABI_PROTO_AGENT_MAX, "-_.");
+    return text &&
+           s_token_valid ((const unsigned char *)text, strlen (text), CABI_PROTO_AGENT_MAX, "-_.");
 }
 
 //  Copy a free-text frame, truncating to the buffer; NUL bytes are refused.
@@ -90,7 +82,7 @@ s_copy_text (zframe_t *frame, char *buffer, size_t capacity)
     if (size >= capacity)
         size = capacity - 1;
     memcpy (buffer, zframe_data (frame), size);
-    buffer [size] = 0;
+    buffer[size] = 0;
     return true;
 }
 
@@ -104,9 +96,9 @@ s_parse_number (zframe_t *frame, size_t digits, uint64_t *value)
         return false;
     uint64_t result = 0;
     for (size_t index = 0; index < size; index++) {
-        if (data [index] < '0' || data [index] > '9')
+        if (data[index] < '0' || data[index] > '9')
             return false;
-        unsigned digit = data [index] - '0';
+        unsigned digit = data[index] - '0';
         if (result > (UINT64_MAX - digit) / 10)
             return false;
         result = result * 10 + digit;
@@ -126,21 +118,21 @@ static cab_status_t
 s_decode_signature (zframe_t *frame, cabi_proto_t *out, cab_error_t *error)
 {
     size_t size = zframe_size (frame);
-    const char *data = (const char *) zframe_data (frame);
+    const char *data = (const char *)zframe_data (frame);
     if (size < 5 || size > 8 || memcmp (data, "CAB/", 4) != 0)
         return cab_error_set (error, CAB_ERR_PROTOCOL, NULL,
                               "first frame is not a protocol signature \"CAB/<version>\"");
     int version = 0;
     for (size_t index = 4; index < size; index++) {
-        if (data [index] < '0' || data [index] > '9')
+        if (data[index] < '0' || data[index] > '9')
             return cab_error_set (error, CAB_ERR_PROTOCOL, NULL, "malformed protocol signature");
-        version = version * 10 + (data [index] - '0');
+        version = version * 10 + (data[index] - '0');
     }
     out->version = version;
     if (version != CABI_PROTO_VERSION)
         return cab_error_set (error, CAB_ERR_UNSUPPORTED_VERSION, NULL,
-                              "protocol version %d is not supported; this peer speaks %s",
-                              version, CABI_PROTO_SIGNATURE);
+                              "protocol version %d is not supported; this peer speaks %s", version,
+                              CABI_PROTO_SIGNATURE);
     return CAB_OK;
 }
 
@@ -154,7 +146,7 @@ s_decode_body (zframe_t *frame, cabi_proto_t *out, size_t limit, cab_error_t *er
                                   zframe_size (frame), limit);
         return s_bad (error, out, "body over the size limit");
     }
-    out->body = (const char *) zframe_data (frame);
+    out->body = (const char *)zframe_data (frame);
     out->body_size = zframe_size (frame);
     return CAB_OK;
 }
@@ -166,37 +158,37 @@ s_decode_args (zframe_t **args, int count, cabi_proto_t *out, cab_error_t *error
     uint64_t number = 0;
     switch (out->command) {
         case CABI_PROTO_HELLO:
-            if (!s_copy_token (args [0], out->agent_id, CABI_PROTO_AGENT_MAX, "-_."))
+            if (!s_copy_token (args[0], out->agent_id, CABI_PROTO_AGENT_MAX, "-_."))
                 return s_bad (error, out, "agent id must be 1-64 of [A-Za-z0-9._-]");
             if (count == 2)
-                return s_decode_body (args [1], out, CABI_PROTO_JSON_MAX, error);
+                return s_decode_body (args[1], out, CABI_PROTO_JSON_MAX, error);
             return CAB_OK;
         case CABI_PROTO_WELCOME:
         case CABI_PROTO_STATUS_REPLY:
-            return s_decode_body (args [0], out, CABI_PROTO_JSON_MAX, error);
+            return s_decode_body (args[0], out, CABI_PROTO_JSON_MAX, error);
         case CABI_PROTO_PUBLISH:
-            return s_decode_body (args [1], out, CAB_EVENT_MAX_SIZE, error);
+            return s_decode_body (args[1], out, CAB_EVENT_MAX_SIZE, error);
         case CABI_PROTO_ACK:
-            if (!s_parse_number (args [1], 20, &out->seq) || out->seq == 0)
+            if (!s_parse_number (args[1], 20, &out->seq) || out->seq == 0)
                 return s_bad (error, out, "sequence number must be a positive decimal");
-            if (!s_copy_token (args [2], out->event_id, CABI_PROTO_ID_MAX, NULL))
+            if (!s_copy_token (args[2], out->event_id, CABI_PROTO_ID_MAX, NULL))
                 return s_bad (error, out, "malformed event id");
-            if (s_frame_is (args [3], "duplicate"))
+            if (s_frame_is (args[3], "duplicate"))
                 out->duplicate = true;
-            else if (!s_frame_is (args [3], "stored"))
+            else if (!s_frame_is (args[3], "stored"))
                 return s_bad (error, out, "disposition must be \"stored\" or \"duplicate\"");
             return CAB_OK;
         case CABI_PROTO_NACK:
         case CABI_PROTO_ERROR: {
             zframe_t **rest = out->command == CABI_PROTO_NACK ? args + 1 : args;
-            if (!s_parse_number (rest [0], 5, &number) || number == 0 || number > 65535)
+            if (!s_parse_number (rest[0], 5, &number) || number == 0 || number > 65535)
                 return s_bad (error, out, "code must be a decimal status code");
-            out->code = (cab_status_t) number;
+            out->code = (cab_status_t)number;
             //  rest[1] is the code's name: informative, the number rules.
             if (out->command == CABI_PROTO_NACK &&
-                !s_copy_text (rest [2], out->path, sizeof out->path))
+                !s_copy_text (rest[2], out->path, sizeof out->path))
                 return s_bad (error, out, "malformed pointer");
-            zframe_t *text = rest [out->command == CABI_PROTO_NACK ? 3 : 2];
+            zframe_t *text = rest[out->command == CABI_PROTO_NACK ? 3 : 2];
             if (!s_copy_text (text, out->text, sizeof out->text))
                 return s_bad (error, out, "malformed text");
             return CAB_OK;
@@ -219,31 +211,31 @@ cabi_proto_decode (zmsg_t *msg, cabi_proto_t *out, cab_error_t *error)
     //  Read the command even for another version: the caller may log it.
     frame = zmsg_next (msg);
     for (int command = CABI_PROTO_HELLO; command < CABI_PROTO_COUNT_; command++)
-        if (s_frame_is (frame, s_grammar [command].name)) {
-            out->command = (cabi_proto_command_t) command;
+        if (s_frame_is (frame, s_grammar[command].name)) {
+            out->command = (cabi_proto_command_t)command;
             break;
         }
     if (status != CAB_OK)
         return status;
     if (out->command == CABI_PROTO_NONE) {
-        char name [33];
+        char name[33];
         if (!s_copy_token (frame, name, sizeof name - 1, NULL))
             return cab_error_set (error, CAB_ERR_PROTOCOL, NULL, "unknown command");
         return cab_error_set (error, CAB_ERR_PROTOCOL, NULL, "unknown command '%s'", name);
     }
-    zframe_t *args [CABI_PROTO_FRAMES_MAX];
+    zframe_t *args[CABI_PROTO_FRAMES_MAX];
     int count = 0;
     while ((frame = zmsg_next (msg))) {
         if (count == CABI_PROTO_FRAMES_MAX)
             return s_bad (error, out, "too many frames");
-        args [count++] = frame;
+        args[count++] = frame;
     }
     //  The tag first, so that a bad PUBLISH can still be NACKed by tag.
     bool tagged = out->command == CABI_PROTO_PUBLISH || out->command == CABI_PROTO_ACK ||
                   out->command == CABI_PROTO_NACK;
-    if (tagged && count > 0 && !s_copy_token (args [0], out->tag, CABI_PROTO_TAG_MAX, NULL))
+    if (tagged && count > 0 && !s_copy_token (args[0], out->tag, CABI_PROTO_TAG_MAX, NULL))
         return s_bad (error, out, "tag must be 1-64 printable ASCII bytes");
-    const s_grammar_t *grammar = &s_grammar [out->command];
+    const s_grammar_t *grammar = &s_grammar[out->command];
     if (count < grammar->min_args || count > grammar->max_args)
         return cab_error_set (error, CAB_ERR_PROTOCOL, NULL,
                               "%s takes %d to %d argument frames, not %d", grammar->name,
@@ -264,9 +256,9 @@ cabi_proto_encode (const cabi_proto_t *in)
     zmsg_t *msg = zmsg_new ();
     if (!msg)
         return NULL;
-    char number [24];
+    char number[24];
     int rc = s_add_string (msg, CABI_PROTO_SIGNATURE);
-    rc |= s_add_string (msg, s_grammar [in->command].name);
+    rc |= s_add_string (msg, s_grammar[in->command].name);
     switch (in->command) {
         case CABI_PROTO_HELLO:
             rc |= s_add_string (msg, in->agent_id);
@@ -292,7 +284,7 @@ cabi_proto_encode (const cabi_proto_t *in)
         case CABI_PROTO_ERROR:
             if (in->command == CABI_PROTO_NACK)
                 rc |= s_add_string (msg, in->tag);
-            snprintf (number, sizeof number, "%d", (int) in->code);
+            snprintf (number, sizeof number, "%d", (int)in->code);
             rc |= s_add_string (msg, number);
             rc |= s_add_string (msg, cab_status_name (in->code));
             if (in->command == CABI_PROTO_NACK)
@@ -317,14 +309,14 @@ s_set (char *buffer, size_t capacity, const char *src)
 zmsg_t *
 cabi_proto_new_simple (cabi_proto_command_t command)
 {
-    cabi_proto_t msg = { .command = command };
+    cabi_proto_t msg = {.command = command};
     return cabi_proto_encode (&msg);
 }
 
 zmsg_t *
 cabi_proto_new_hello (const char *agent_id, const char *options_json)
 {
-    cabi_proto_t msg = { .command = CABI_PROTO_HELLO };
+    cabi_proto_t msg = {.command = CABI_PROTO_HELLO};
     s_set (msg.agent_id, sizeof msg.agent_id, agent_id);
     if (options_json) {
         msg.body = options_json;
@@ -336,7 +328,7 @@ cabi_proto_new_hello (const char *agent_id, const char *options_json)
 zmsg_t *
 cabi_proto_new_publish (const char *tag, const char *event, size_t size)
 {
-    cabi_proto_t msg = { .command = CABI_PROTO_PUBLISH, .body = event, .body_size = size };
+    cabi_proto_t msg = {.command = CABI_PROTO_PUBLISH, .body = event, .body_size = size};
     s_set (msg.tag, sizeof msg.tag, tag);
     return cabi_proto_encode (&msg);
 }
@@ -344,7 +336,7 @@ cabi_proto_new_publish (const char *tag, const char *event, size_t size)
 zmsg_t *
 cabi_proto_new_ack (const char *tag, uint64_t seq, const char *event_id, bool duplicate)
 {
-    cabi_proto_t msg = { .command = CABI_PROTO_ACK, .seq = seq, .duplicate = duplicate };
+    cabi_proto_t msg = {.command = CABI_PROTO_ACK, .seq = seq, .duplicate = duplicate};
     s_set (msg.tag, sizeof msg.tag, tag);
     s_set (msg.event_id, sizeof msg.event_id, event_id);
     return cabi_proto_encode (&msg);
@@ -353,7 +345,7 @@ cabi_proto_new_ack (const char *tag, uint64_t seq, const char *event_id, bool du
 zmsg_t *
 cabi_proto_new_nack (const char *tag, cab_status_t code, const char *path, const char *text)
 {
-    cabi_proto_t msg = { .command = CABI_PROTO_NACK, .code = code };
+    cabi_proto_t msg = {.command = CABI_PROTO_NACK, .code = code};
     s_set (msg.tag, sizeof msg.tag, tag);
     s_set (msg.path, sizeof msg.path, path);
     s_set (msg.text, sizeof msg.text, text);
@@ -363,7 +355,7 @@ cabi_proto_new_nack (const char *tag, cab_status_t code, const char *path, const
 zmsg_t *
 cabi_proto_new_error (cab_status_t code, const char *text)
 {
-    cabi_proto_t msg = { .command = CABI_PROTO_ERROR, .code = code };
+    cabi_proto_t msg = {.command = CABI_PROTO_ERROR, .code = code};
     s_set (msg.text, sizeof msg.text, text);
     return cabi_proto_encode (&msg);
 }
@@ -371,6 +363,6 @@ cabi_proto_new_error (cab_status_t code, const char *text)
 zmsg_t *
 cabi_proto_new_json (cabi_proto_command_t command, const char *json)
 {
-    cabi_proto_t msg = { .command = command, .body = json, .body_size = strlen (json) };
+    cabi_proto_t msg = {.command = command, .body = json, .body_size = strlen (json)};
     return cabi_proto_encode (&msg);
 }

@@ -16,7 +16,7 @@ typedef struct {
 static void
 s_tally (const cab_client_result_t *result, void *arg)
 {
-    s_tally_t *tally = (s_tally_t *) arg;
+    s_tally_t *tally = (s_tally_t *)arg;
     if (result->code == CAB_OK) {
         tally->acks++;
         tally->duplicates += result->duplicate;
@@ -47,7 +47,7 @@ START_TEST (test_window)
     fixture_init (&fixture);
     const char *endpoint = fixture_start (&fixture, fixture_config (&fixture, fixture.ipc));
     cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
-    s_tally_t tally = { 0 };
+    s_tally_t tally = {0};
     cab_client_set_handler (client, s_tally, &tally);
     ck_assert_int_eq (cab_client_set_window (client, 100), CAB_OK);
     for (int index = 0; index < 5000; index++) {
@@ -96,7 +96,7 @@ START_TEST (test_broker_later)
     fixture_t fixture;
     fixture_init (&fixture);
     cab_client_t *client = cab_client_new (fixture.ipc, "monitor-001", NULL);
-    s_tally_t tally = { 0 };
+    s_tally_t tally = {0};
     cab_client_set_handler (client, s_tally, &tally);
     for (int index = 0; index < 10; index++) {
         cab_event_t *event = s_issue ("LOW");
@@ -116,7 +116,7 @@ END_TEST
 static int
 s_count (const cab_store_record_t *record, void *arg)
 {
-    (*(int *) arg)++;
+    (*(int *)arg)++;
     return 0;
 }
 
@@ -128,7 +128,7 @@ START_TEST (test_restart)
     fixture_init (&fixture);
     const char *endpoint = fixture_start (&fixture, fixture_config (&fixture, fixture.ipc));
     cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
-    s_tally_t tally = { 0 };
+    s_tally_t tally = {0};
     cab_client_set_handler (client, s_tally, &tally);
     for (int index = 0; index < 100; index++) {
         cab_event_t *event = s_issue ("LOW");
@@ -154,6 +154,39 @@ START_TEST (test_restart)
     ck_assert_int_eq (cab_store_scan_seq (store, 0, 0, 0, s_count, &count, NULL), CAB_OK);
     ck_assert_int_eq (count, 200);
     cab_store_destroy (&store);
+    fixture_fini (&fixture);
+}
+END_TEST
+
+//  A client that makes no call is silent: the broker forgets it. On its
+//  next call the client finds the session gone (its own liveness timeout,
+//  or ERROR Disconnected from the broker) and opens a new one by itself.
+START_TEST (test_forgotten)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    const char *endpoint = fixture_start (&fixture, fixture_config (&fixture, fixture.ipc));
+    cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
+    cab_event_t *event = s_issue ("LOW");
+    ck_assert_int_eq (cab_client_publish_wait (client, &event, 5000, NULL, NULL), CAB_OK);
+    ck_assert_uint_eq (cab_client_sessions (client), 1);
+    //  Wait (with a deadline) until the broker has forgotten the silent client.
+    int64_t deadline = zclock_mono () + 10000;
+    json_int_t forgotten = 0, connected = 1;
+    while ((forgotten < 1 || connected > 0) && zclock_mono () < deadline) {
+        json_t *status = cab_broker_status (fixture.broker);
+        forgotten = json_integer_value (json_object_get (status, "peers_forgotten"));
+        connected = json_integer_value (json_object_get (status, "connected_agents"));
+        json_decref (status);
+        zclock_sleep (50);
+    }
+    ck_assert_int_ge (forgotten, 1);
+    event = s_issue ("LOW");
+    uint64_t seq = 0;
+    ck_assert_int_eq (cab_client_publish_wait (client, &event, 10000, &seq, NULL), CAB_OK);
+    ck_assert (seq == 2);
+    ck_assert_uint_ge (cab_client_sessions (client), 2);
+    cab_client_destroy (&client);
     fixture_fini (&fixture);
 }
 END_TEST
@@ -195,6 +228,7 @@ main (void)
     tcase_add_test (tcase, test_publish_wait);
     tcase_add_test (tcase, test_broker_later);
     tcase_add_test (tcase, test_restart);
+    tcase_add_test (tcase, test_forgotten);
     tcase_add_test (tcase, test_arguments);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);

@@ -45,9 +45,9 @@ START_TEST (test_round_trip)
     ck_assert (memcmp (out.body, event, out.body_size) == 0);
     zmsg_destroy (&msg);
 
-    ck_assert_int_eq (s_decode (cabi_proto_new_ack ("17", 12345678901234ULL, "id-1", true), &out,
-                                &error),
-                      CAB_OK);
+    ck_assert_int_eq (
+        s_decode (cabi_proto_new_ack ("17", 12345678901234ULL, "id-1", true), &out, &error),
+        CAB_OK);
     ck_assert_int_eq (out.command, CABI_PROTO_ACK);
     ck_assert (out.seq == 12345678901234ULL);
     ck_assert (out.duplicate);
@@ -65,21 +65,18 @@ START_TEST (test_round_trip)
     ck_assert_str_eq (out.agent_id, "monitor-001");
     ck_assert_uint_eq (out.body_size, 2);
     ck_assert_int_eq (s_decode (cabi_proto_new_hello ("monitor-001", NULL), &out, &error), CAB_OK);
-    ck_assert_int_eq (s_decode (cabi_proto_new_error (CAB_ERR_DISCONNECTED, "send HELLO"), &out,
-                                &error),
-                      CAB_OK);
+    ck_assert_int_eq (
+        s_decode (cabi_proto_new_error (CAB_ERR_DISCONNECTED, "send HELLO"), &out, &error), CAB_OK);
     ck_assert_int_eq (out.command, CABI_PROTO_ERROR);
     ck_assert_int_eq (out.code, CAB_ERR_DISCONNECTED);
-    ck_assert_int_eq (s_decode (cabi_proto_new_json (CABI_PROTO_WELCOME, "{\"a\":1}"), &out,
-                                &error),
-                      CAB_OK);
+    ck_assert_int_eq (
+        s_decode (cabi_proto_new_json (CABI_PROTO_WELCOME, "{\"a\":1}"), &out, &error), CAB_OK);
     ck_assert_int_eq (out.command, CABI_PROTO_WELCOME);
     for (int command = CABI_PROTO_HEARTBEAT; command <= CABI_PROTO_BYE; command++) {
         if (command == CABI_PROTO_STATUS_REPLY || command == CABI_PROTO_ERROR)
             continue;
-        ck_assert_int_eq (s_decode (cabi_proto_new_simple ((cabi_proto_command_t) command), &out,
-                                    &error),
-                          CAB_OK);
+        ck_assert_int_eq (
+            s_decode (cabi_proto_new_simple ((cabi_proto_command_t)command), &out, &error), CAB_OK);
         ck_assert_int_eq (out.command, command);
     }
 }
@@ -104,7 +101,7 @@ START_TEST (test_malformed)
     //  Wrong argument counts
     ck_assert_int_eq (s_decode (s_msg ("CAB/1", "PUBLISH", "1", NULL), &out, &error),
                       CAB_ERR_PROTOCOL);
-    ck_assert_str_eq (out.tag, "1"); //  So the broker can NACK it
+    ck_assert_str_eq (out.tag, "1");  //  So the broker can NACK it
     ck_assert_int_eq (s_decode (s_msg ("CAB/1", "HEARTBEAT", "x", NULL), &out, &error),
                       CAB_ERR_PROTOCOL);
     ck_assert_int_eq (s_decode (s_msg ("CAB/1", "HELLO", NULL), &out, &error), CAB_ERR_PROTOCOL);
@@ -113,28 +110,27 @@ START_TEST (test_malformed)
                       CAB_ERR_PROTOCOL);
     ck_assert_int_eq (s_decode (s_msg ("CAB/1", "PUBLISH", "", "{}", NULL), &out, &error),
                       CAB_ERR_PROTOCOL);
-    char long_tag [80];
+    char long_tag[80];
     memset (long_tag, 'a', sizeof long_tag - 1);
-    long_tag [sizeof long_tag - 1] = 0;
+    long_tag[sizeof long_tag - 1] = 0;
     ck_assert_int_eq (s_decode (s_msg ("CAB/1", "PUBLISH", long_tag, "{}", NULL), &out, &error),
                       CAB_ERR_PROTOCOL);
     //  Bad numbers
-    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "0", "i", "stored", NULL), &out,
-                                &error),
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "ACK", "1", "0", "i", "stored", NULL), &out, &error),
+        CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "ACK", "1", "-5", "i", "stored", NULL), &out, &error),
+        CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "ACK", "1", "99999999999999999999", "i", "stored", NULL), &out,
+                  &error),
+        CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "5", "i", "maybe", NULL), &out, &error),
                       CAB_ERR_PROTOCOL);
-    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "-5", "i", "stored", NULL), &out,
-                                &error),
-                      CAB_ERR_PROTOCOL);
-    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "99999999999999999999", "i",
-                                       "stored", NULL),
-                                &out, &error),
-                      CAB_ERR_PROTOCOL);
-    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ACK", "1", "5", "i", "maybe", NULL), &out,
-                                &error),
-                      CAB_ERR_PROTOCOL);
-    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "NACK", "1", "x", "N", "", "t", NULL), &out,
-                                &error),
-                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "NACK", "1", "x", "N", "", "t", NULL), &out, &error),
+        CAB_ERR_PROTOCOL);
     ck_assert_int_eq (s_decode (s_msg ("CAB/1", "ERROR", "70000", "N", "t", NULL), &out, &error),
                       CAB_ERR_PROTOCOL);
     //  NUL bytes in a text frame
@@ -142,10 +138,10 @@ START_TEST (test_malformed)
     zmsg_addmem (msg, "a\0b", 3);
     ck_assert_int_eq (s_decode (msg, &out, &error), CAB_ERR_PROTOCOL);
     //  Too many frames
-    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "BYE", "1", "2", "3", "4", "5", "6", "7", "8",
-                                       "9", NULL),
-                                &out, &error),
-                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "BYE", "1", "2", "3", "4", "5", "6", "7", "8", "9", NULL), &out,
+                  &error),
+        CAB_ERR_PROTOCOL);
 }
 END_TEST
 
@@ -154,13 +150,12 @@ START_TEST (test_too_large)
     cabi_proto_t out;
     cab_error_t error;
     size_t size = CAB_EVENT_MAX_SIZE + 1;
-    char *big = (char *) calloc (1, size);
+    char *big = (char *)calloc (1, size);
     memset (big, ' ', size);
     ck_assert_int_eq (s_decode (cabi_proto_new_publish ("7", big, size), &out, &error),
                       CAB_ERR_TOO_LARGE);
     ck_assert_str_eq (out.tag, "7");
-    ck_assert_int_eq (s_decode (cabi_proto_new_publish ("7", big, size - 1), &out, &error),
-                      CAB_OK);
+    ck_assert_int_eq (s_decode (cabi_proto_new_publish ("7", big, size - 1), &out, &error), CAB_OK);
     free (big);
 }
 END_TEST
@@ -173,9 +168,9 @@ START_TEST (test_agent_ids)
     ck_assert (!cabi_proto_agent_id_valid (NULL));
     ck_assert (!cabi_proto_agent_id_valid ("a b"));
     ck_assert (!cabi_proto_agent_id_valid ("a/b"));
-    char long_id [70];
+    char long_id[70];
     memset (long_id, 'a', sizeof long_id - 1);
-    long_id [sizeof long_id - 1] = 0;
+    long_id[sizeof long_id - 1] = 0;
     ck_assert (!cabi_proto_agent_id_valid (long_id));
     ck_assert_str_eq (cabi_proto_command_name (CABI_PROTO_STATUS_REPLY), "STATUS-REPLY");
     ck_assert_str_eq (cabi_proto_command_name (CABI_PROTO_COUNT_), "?");
@@ -188,17 +183,17 @@ START_TEST (test_fuzz)
     cabi_proto_t out;
     cab_error_t error;
     srand (42);
-    const char *commands [] = { "HELLO", "PUBLISH", "ACK", "NACK", "ERROR", "WELCOME", "BYE" };
+    const char *commands[] = {"HELLO", "PUBLISH", "ACK", "NACK", "ERROR", "WELCOME", "BYE"};
     for (int round = 0; round < 5000; round++) {
         zmsg_t *msg = zmsg_new ();
         zmsg_addstr (msg, rand () % 8 ? "CAB/1" : "CAB/9");
-        zmsg_addstr (msg, commands [rand () % 7]);
+        zmsg_addstr (msg, commands[rand () % 7]);
         int frames = rand () % 7;
         for (int frame = 0; frame < frames; frame++) {
-            char bytes [40];
-            size_t size = (size_t) (rand () % (int) sizeof bytes);
+            char bytes[40];
+            size_t size = (size_t)(rand () % (int)sizeof bytes);
             for (size_t index = 0; index < size; index++)
-                bytes [index] = (char) (rand () % 8 ? '0' + rand () % 10 : rand () % 256);
+                bytes[index] = (char)(rand () % 8 ? '0' + rand () % 10 : rand () % 256);
             zmsg_addmem (msg, bytes, size);
         }
         s_decode (msg, &out, &error);
