@@ -7,44 +7,13 @@
     =========================================================================
 */
 #include "config.h"
+#include "cab_daemon.h"
 #include "cab_broker.h"
 #include <czmq.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#define S_EXIT_OK     0
-#define S_EXIT_USAGE  100
-#define S_EXIT_SYSTEM 111
-
-static void
-s_usage (FILE *out)
-{
-    fprintf (out, "usage: cabruca-broker --config FILE [-n] [--notify-fd N]\n"
-                  "\n"
-                  "  -c, --config FILE   the broker's JSON configuration (required)\n"
-                  "  -n, --check         check the configuration and the schemas, then exit\n"
-                  "  -d, --notify-fd N   write a newline to fd N when ready, then close it\n"
-                  "  -h, --help          show this help\n"
-                  "      --version       show the version\n"
-                  "\n"
-                  "Exit status: 0 ok, 100 usage or configuration error, 111 system error.\n");
-}
-
-//  Parse a file descriptor number; -1 if it is not one.
-static int
-s_parse_fd (const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    long value = strtol (text, &end, 10);
-    if (errno || end == text || *end || value < 0 || value > 65535)
-        return -1;
-    return (int)value;
-}
 
 //  Load the schemas once to report their errors as configuration errors.
 static cab_status_t
@@ -63,39 +32,13 @@ s_check_schemas (const cab_broker_config_t *config, cab_error_t *error)
 int
 main (int argc, char **argv)
 {
-    const char *config_path = NULL;
-    bool check_only = false;
-    int notify_fd = -1;
-    for (int index = 1; index < argc; index++) {
-        const char *arg = argv[index];
-        bool has_value = index + 1 < argc;
-        if ((streq (arg, "-c") || streq (arg, "--config")) && has_value)
-            config_path = argv[++index];
-        else if (streq (arg, "-n") || streq (arg, "--check"))
-            check_only = true;
-        else if ((streq (arg, "-d") || streq (arg, "--notify-fd")) && has_value) {
-            notify_fd = s_parse_fd (argv[++index]);
-            if (notify_fd < 0) {
-                fprintf (stderr, "cabruca-broker: --notify-fd needs a file descriptor\n");
-                return S_EXIT_USAGE;
-            }
-        } else if (streq (arg, "-h") || streq (arg, "--help")) {
-            s_usage (stdout);
-            return S_EXIT_OK;
-        } else if (streq (arg, "--version")) {
-            printf ("cabruca-broker %s\n", PACKAGE_VERSION);
-            return S_EXIT_OK;
-        } else {
-            fprintf (stderr, "cabruca-broker: unknown or incomplete option '%s'\n", arg);
-            s_usage (stderr);
-            return S_EXIT_USAGE;
-        }
-    }
-    if (!config_path) {
-        fprintf (stderr, "cabruca-broker: --config FILE is required\n");
-        s_usage (stderr);
-        return S_EXIT_USAGE;
-    }
+    cab_daemon_options_t options;
+    int exit_code = cab_daemon_parse (
+        argc, argv, "cabruca-broker", "the broker's JSON configuration (required)",
+        "check the configuration and the schemas, then exit", &options);
+    if (exit_code != CAB_DAEMON_RUN)
+        return exit_code;
+    const char *config_path = options.config_path;
     cab_error_t error;
     cab_error_clear (&error);
     char message[CAB_ERROR_PATH_MAX + CAB_ERROR_TEXT_MAX + 8];
@@ -104,13 +47,13 @@ main (int argc, char **argv)
         fprintf (stderr, "cabruca-broker: %s: %s [%s]\n", config_path,
                  cab_error_format (&error, message, sizeof message), cab_status_name (error.code));
         cab_broker_config_destroy (&config);
-        return error.code == CAB_ERR_IO || error.code == CAB_ERR_NOMEM ? S_EXIT_SYSTEM
-                                                                       : S_EXIT_USAGE;
+        return error.code == CAB_ERR_IO || error.code == CAB_ERR_NOMEM ? CAB_DAEMON_EXIT_SYSTEM
+                                                                       : CAB_DAEMON_EXIT_USAGE;
     }
-    if (check_only) {
+    if (options.check_only) {
         fprintf (stderr, "cabruca-broker: %s: configuration OK\n", config_path);
         cab_broker_config_destroy (&config);
-        return S_EXIT_OK;
+        return CAB_DAEMON_EXIT_OK;
     }
     //  Signals: blocked in every thread, taken here with sigwait.
     sigset_t signals;
@@ -127,22 +70,18 @@ main (int argc, char **argv)
     if (!broker) {
         fprintf (stderr, "cabruca-broker: cannot start: %s [%s]\n",
                  cab_error_format (&error, message, sizeof message), cab_status_name (error.code));
-        return error.code == CAB_ERR_INVALID_CONFIG ? S_EXIT_USAGE : S_EXIT_SYSTEM;
+        return error.code == CAB_ERR_INVALID_CONFIG ? CAB_DAEMON_EXIT_USAGE
+                                                    : CAB_DAEMON_EXIT_SYSTEM;
     }
     fprintf (stderr, "cabruca-broker: ready on");
     for (size_t index = 0; cab_broker_endpoint (broker, index); index++)
         fprintf (stderr, " %s", cab_broker_endpoint (broker, index));
     fprintf (stderr, "\n");
-    if (notify_fd >= 0) {
-        if (write (notify_fd, "\n", 1) != 1)
-            fprintf (stderr, "cabruca-broker: cannot write to notify fd %d: %s\n", notify_fd,
-                     strerror (errno));
-        close (notify_fd);
-    }
+    cab_daemon_notify_ready ("cabruca-broker", options.notify_fd);
     int signal_number = 0;
     sigwait (&signals, &signal_number);
     fprintf (stderr, "cabruca-broker: %s: draining\n", strsignal (signal_number));
     cab_broker_destroy (&broker);
     fprintf (stderr, "cabruca-broker: stopped\n");
-    return S_EXIT_OK;
+    return CAB_DAEMON_EXIT_OK;
 }

@@ -13,6 +13,7 @@
     =========================================================================
 */
 #include "cabruca.h"
+#include "cab_event_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct _cab_event_t {
     json_t *document;  //  The event; we own one reference
     char *text;        //  Original bytes, or cached serialisation, or NULL
     size_t length;     //  Bytes in text
+    bool checked;      //  Envelope checked, document not changed since
 };
 
 //  ---------------------------------------------------------------------
@@ -366,22 +368,18 @@ cab_event_load (const char *text, size_t length, cab_error_t *error)
     }
     memcpy (copy, text, length);
     copy[length] = '\0';
+    self->checked = true;
     return self;
 }
 
 cab_event_t *
 cab_event_new_from_json (json_t *document, cab_error_t *error)
 {
-    if (cab_event_check_envelope (document, error)) {
-        json_decref (document);
+    if (!document) {
+        cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, "", "no document");
         return NULL;
     }
-    if (s_too_deep (document, CAB_EVENT_MAX_DEPTH)) {
-        cab_error_set (error, CAB_ERR_TOO_DEEP, "", "nested deeper than %d levels",
-                       CAB_EVENT_MAX_DEPTH);
-        json_decref (document);
-        return NULL;
-    }
+    //  cab_event_check below checks envelope, depth and size, in that order.
     cab_event_t *self = s_event_new (document, NULL, 0);
     if (!self) {
         json_decref (document);
@@ -425,7 +423,14 @@ cab_event_check (cab_event_t *self, cab_error_t *error)
         return cab_error_set (error, CAB_ERR_TOO_LARGE, "",
                               "event is %zu bytes, over the limit of %d", length,
                               CAB_EVENT_MAX_SIZE);
+    self->checked = true;
     return CAB_OK;
+}
+
+bool
+cabi_event_envelope_checked (cab_event_t *self)
+{
+    return self && self->checked;
 }
 
 //  ---------------------------------------------------------------------
@@ -438,6 +443,7 @@ s_touch (cab_event_t *self)
     free (self->text);
     self->text = NULL;
     self->length = 0;
+    self->checked = false;
 }
 
 const char *

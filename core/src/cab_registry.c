@@ -8,6 +8,7 @@
     =========================================================================
 */
 #include "cabruca.h"
+#include "cab_event_internal.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -413,12 +414,14 @@ cab_registry_lookup (cab_registry_t *self, const char *source, const char *detai
     return NULL;
 }
 
-cab_status_t
-cab_registry_validate_json (cab_registry_t *self, const json_t *document, cab_error_t *error)
+//  Validate a document whose envelope has been checked already, or is
+//  checked here when `check_envelope` is true.
+static cab_status_t
+s_validate (cab_registry_t *self, const json_t *document, bool check_envelope, cab_error_t *error)
 {
     if (!self)
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "no registry");
-    cab_status_t rc = cab_event_check_envelope (document, error);
+    cab_status_t rc = check_envelope ? cab_event_check_envelope (document, error) : CAB_OK;
     if (rc)
         return rc;
     if (self->envelope) {
@@ -442,11 +445,18 @@ cab_registry_validate_json (cab_registry_t *self, const json_t *document, cab_er
 }
 
 cab_status_t
+cab_registry_validate_json (cab_registry_t *self, const json_t *document, cab_error_t *error)
+{
+    return s_validate (self, document, true, error);
+}
+
+cab_status_t
 cab_registry_validate (cab_registry_t *self, cab_event_t *event, cab_error_t *error)
 {
     if (!event)
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "no event");
-    return cab_registry_validate_json (self, cab_event_json (event), error);
+    //  A loaded event's envelope was checked by cab_event_load: not again.
+    return s_validate (self, cab_event_json (event), !cabi_event_envelope_checked (event), error);
 }
 
 size_t
