@@ -52,18 +52,7 @@ start_broker () {
     wait_for 10 test -s "$WORK/ready" || fail "the broker did not get ready"
 }
 
-#  wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
-wait_for () {
-    limit=$(( $1 * 20 ))
-    shift
-    tries=0
-    while ! "$@"; do
-        tries=$((tries + 1))
-        [ "$tries" -ge "$limit" ] && return 1
-        sleep 0.05
-    done
-    return 0
-}
+. "$CAB_SRCDIR/tests/integration/wait.sh"
 
 #  stop_broker: SIGTERM, and its exit status must be 0 (within 10 s).
 stop_broker () {

@@ -28,17 +28,7 @@ fail () {
     exit 1
 }
 
-#  wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
-wait_for () {
-    limit=$(( $1 * 20 ))
-    shift
-    tries=0
-    while ! "$@"; do
-        tries=$((tries + 1))
-        [ "$tries" -ge "$limit" ] && return 1
-        sleep 0.05
-    done
-}
+. "$CAB_SRCDIR/tests/integration/wait.sh"
 
 #  start_fake [ARGS...]: start the fake on $PORT (0 = any free port) and
 #  wait (5 s at most) until it has written the port it listens on.

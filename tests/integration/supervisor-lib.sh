@@ -31,18 +31,7 @@ fail () {
     exit 1
 }
 
-#  wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
-wait_for () {
-    limit=$(( $1 * 20 ))
-    shift
-    tries=0
-    while ! "$@"; do
-        tries=$((tries + 1))
-        [ "$tries" -ge "$limit" ] && return 1
-        sleep 0.05
-    done
-    return 0
-}
+. "$CAB_SRCDIR/tests/integration/wait.sh"
 
 #  alive PID: the process exists and is not a zombie.
 alive () {
