@@ -44,6 +44,8 @@ typedef enum {
     CAB_ERR_DISCONNECTED = 21,      //  Disconnected: the peer is gone
     CAB_ERR_UNRESOLVED_REF = 22,    //  UnresolvedRef: a schema $ref cannot be resolved
     CAB_ERR_INTERNAL = 23,          //  InternalError: a bug; please report it
+    CAB_ERR_TARGET_FAILED = 24,     //  TargetFailed: a delivery target refused or failed
+    CAB_ERR_OVER_BUDGET = 25,       //  OverBudget: a cost budget or rate cap is exhausted
     CAB_STATUS_COUNT_              //  Not a status: one past the last code
 } cab_status_t;
 

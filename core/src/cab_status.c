@@ -38,6 +38,8 @@ static const s_status_info_t s_status[CAB_STATUS_COUNT_] = {
     [CAB_ERR_DISCONNECTED] = {"Disconnected", "disconnected"},
     [CAB_ERR_UNRESOLVED_REF] = {"UnresolvedRef", "unresolved schema reference"},
     [CAB_ERR_INTERNAL] = {"InternalError", "internal error"},
+    [CAB_ERR_TARGET_FAILED] = {"TargetFailed", "delivery target failed"},
+    [CAB_ERR_OVER_BUDGET] = {"OverBudget", "over budget"},
 };
 
 const char *
