@@ -6,6 +6,7 @@
 */
 #include "config.h"
 #include "cab_broker_internal.h"
+#include "cab_lines.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ s_peer_destroy (void **item_p)
     cabi_peer_t *peer = (cabi_peer_t *)*item_p;
     if (peer) {
         zframe_destroy (&peer->identity);
+        zlistx_destroy (&peer->consumers);  //  The consumers belong to their queues
         free (peer);
         *item_p = NULL;
     }
@@ -87,7 +89,9 @@ cabi_broker_peer_add (cabi_broker_t *self, zframe_t *identity)
 void
 cabi_broker_peer_forget (cabi_broker_t *self, cabi_peer_t *peer)
 {
-    //  Its events at the writer are still answered, by routing id.
+    //  Its events at the writer are still answered, by routing id; its
+    //  unacknowledged deliveries go to other consumers.
+    cabi_queue_peer_gone (self, peer);
     self->peers_forgotten++;
     zhashx_delete (self->peers, peer->key);
 }
@@ -191,7 +195,8 @@ cabi_broker_status (cabi_broker_t *self)
     int64_t commits = __atomic_load_n (&ws->commits, __ATOMIC_RELAXED);
     int64_t commit_us = __atomic_load_n (&ws->commit_us, __ATOMIC_RELAXED);
     return json_pack (
-        "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f}}",
+        "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f},"
+        "s:o}",
         "broker", "cabruca " PACKAGE_VERSION, "protocol", CABI_PROTO_VERSION, "uptime_ms",
         (json_int_t)(now - self->started), "received", (json_int_t)self->received, "stored",
         (json_int_t)self->stored, "duplicates", (json_int_t)self->duplicates, "nacked",
@@ -205,7 +210,7 @@ cabi_broker_status (cabi_broker_t *self)
         (json_int_t)__atomic_load_n (&ws->last_seq, __ATOMIC_RELAXED), "commits",
         (json_int_t)commits, "failures",
         (json_int_t)__atomic_load_n (&ws->failures, __ATOMIC_RELAXED), "mean_commit_ms",
-        commits ? commit_us / 1000.0 / commits : 0.0);
+        commits ? commit_us / 1000.0 / commits : 0.0, "delivery", cabi_delivery_status (self));
 }
 
 //  Open the registry, the writer and the ROUTER; bind. Returns CAB_OK or
@@ -247,10 +252,15 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
     zsock_set_rcvtimeo (self->router, 0);
     zsock_set_maxmsgsize (self->router, S_MAX_MSG_SIZE);
     zsock_set_linger (self->router, S_LINGER_MS);
-    self->writer =
-        cabi_writer_new (config->store_path, config->durability, &self->writer_stats, error);
+    cab_store_retention_t retention = {config->archive_ms, config->standard_ms, config->critical_ms,
+                                       config->archive_ms};
+    self->writer = cabi_writer_new (config->store_path, config->durability, &retention,
+                                    config->sweep_every_ms, &self->writer_stats, error);
     if (!self->writer)
         return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
+    cab_status_t status = cabi_delivery_setup (self, error);
+    if (status != CAB_OK)
+        return status;
     for (size_t index = 0; index < config->endpoint_count; index++) {
         if (zsock_bind (self->router, "%s", config->endpoints[index]) < 0)
             return cab_error_set (error, CAB_ERR_IO, NULL, "cannot bind %s: %s",
@@ -266,8 +276,44 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
 static bool
 s_busy (cabi_broker_t *self)
 {
-    return self->writer_busy || self->accum->count > 0 || zlistx_size (self->chunks) > 0 ||
+    return self->writer_busy || !cabi_batch_empty (self->accum) || zlistx_size (self->chunks) > 0 ||
            (self->chunk && self->chunk->count > 0);
+}
+
+//  A rule change handed to the actor (cab_broker_set_rules).
+typedef struct {
+    json_t *document;
+    cab_rules_t *rules;
+} s_rules_change_t;
+
+//  A command on the actor's pipe. Returns false on $TERM.
+static bool
+s_command (cabi_broker_t *self, zsock_t *pipe)
+{
+    zmsg_t *msg = zmsg_recv (pipe);
+    char *command = msg ? zmsg_popstr (msg) : NULL;
+    bool go_on = command && !streq (command, "$TERM");
+    if (go_on && streq (command, "STATUS")) {
+        json_t *status = cabi_broker_status (self);
+        char *text = status ? json_dumps (status, JSON_COMPACT) : NULL;
+        zstr_send (pipe, text ? text : "{}");
+        free (text);
+        json_decref (status);
+    } else if (go_on && streq (command, "RULES")) {
+        zframe_t *frame = zmsg_pop (msg);
+        s_rules_change_t *change = NULL;
+        if (frame && zframe_size (frame) == sizeof change)
+            memcpy (&change, zframe_data (frame), sizeof change);
+        zframe_destroy (&frame);
+        if (change) {
+            cabi_delivery_set_rules (self, &change->document, &change->rules);
+            zsys_info ("cabruca-broker: rules replaced (%zu rules)", cab_rules_count (self->rules));
+        }
+        zstr_send (pipe, "OK");
+    }
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+    return go_on;
 }
 
 //  The actor's loop: until $TERM, then drain.
@@ -276,11 +322,12 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
 {
     bool terminating = false;
     int64_t next_heartbeat = zclock_mono () + self->config->heartbeat_ms;
-    //  The pipe, the writer, the validators, and last the ROUTER.
-    zmq_pollitem_t items[3 + CAB_BROKER_MAX_VALIDATORS];
+    //  The pipe, the writer, the sender, the validators, and last the ROUTER.
+    zmq_pollitem_t items[4 + CAB_BROKER_MAX_VALIDATORS];
     size_t count = 0;
     items[count++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
     items[count++] = (zmq_pollitem_t){zsock_resolve (self->writer), 0, ZMQ_POLLIN, 0};
+    items[count++] = (zmq_pollitem_t){zsock_resolve (self->sender), 0, ZMQ_POLLIN, 0};
     for (size_t index = 0; index < self->validator_count; index++)
         items[count++] =
             (zmq_pollitem_t){zsock_resolve (self->validators[index]), 0, ZMQ_POLLIN, 0};
@@ -291,34 +338,37 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
         bool read_router = !terminating && cabi_broker_can_read (self);
         int64_t now = zclock_mono ();
         long wait = next_heartbeat > now ? (long)(next_heartbeat - now) : 0;
+        if (!terminating) {
+            //  The delivery timers are on the wall clock.
+            int64_t timer = cabi_delivery_next_timer (self);
+            int64_t wall = zclock_time ();
+            if (timer != INT64_MAX && timer - wall < wait)
+                wait = timer > wall ? (long)(timer - wall) : 0;
+        }
         if (zmq_poll (items, (int)(read_router ? count + 1 : count), wait) < 0)
             break;  //  Interrupted: the context is going down
-        if (items[0].revents & ZMQ_POLLIN) {
-            char *command = zstr_recv (pipe);
-            if (!command || streq (command, "$TERM"))
-                terminating = true;
-            else if (streq (command, "STATUS")) {
-                json_t *status = cabi_broker_status (self);
-                char *text = status ? json_dumps (status, JSON_COMPACT) : NULL;
-                zstr_send (pipe, text ? text : "{}");
-                free (text);
-                json_decref (status);
-            }
-            zstr_free (&command);
-        }
+        if ((items[0].revents & ZMQ_POLLIN) && !s_command (self, pipe))
+            terminating = self->terminating = true;
         if (items[1].revents & ZMQ_POLLIN) {
-            cabi_batch_t *batch = cabi_writer_recv (self->writer);
+            cabi_task_t *task = NULL;
+            cabi_batch_t *batch = cabi_writer_recv (self->writer, &task);
             if (batch)
                 cabi_broker_answer (self, batch);
+            else if (task)
+                cabi_control_task_done (self, task);
         }
+        if ((items[2].revents & ZMQ_POLLIN) && !terminating)
+            cabi_delivery_sent (self);
         for (size_t index = 0; index < self->validator_count; index++)
-            if (items[2 + index].revents & ZMQ_POLLIN) {
+            if (items[3 + index].revents & ZMQ_POLLIN) {
                 cabi_chunk_t *chunk = cabi_validator_recv (self->validators[index]);
                 if (chunk)
                     cabi_broker_validated (self, chunk);
             }
         if (read_router && (items[count].revents & ZMQ_POLLIN))
             cabi_broker_ingest (self);
+        if (!terminating)
+            cabi_delivery_timers (self, zclock_time ());
         cabi_broker_dispatch (self);
         now = zclock_mono ();
         if (now >= next_heartbeat) {
@@ -380,7 +430,8 @@ s_broker_actor (zsock_t *pipe, void *arg)
     zsock_destroy (&self->router);
     cabi_batch_destroy (&self->accum);
     cabi_batch_destroy (&self->spare);
-    zhashx_destroy (&self->peers);
+    zhashx_destroy (&self->peers);  //  Before the queues: peers list their consumers
+    cabi_delivery_teardown (self);
     cab_registry_destroy (&self->registry);
 }
 
@@ -457,5 +508,53 @@ cab_broker_status (cab_broker_t *self)
     char *text = zstr_recv (self->actor);
     json_t *status = text ? json_loads (text, 0, NULL) : NULL;
     zstr_free (&text);
+    return status;
+}
+
+cab_status_t
+cab_broker_set_rules (cab_broker_t *self, json_t *document, cab_error_t *error)
+{
+    assert (self);
+    s_rules_change_t change = {NULL, NULL};
+    change.rules = cab_rules_parse (document, self->state->config->data_dir, error);
+    if (!change.rules)
+        return error && error->code ? error->code : CAB_ERR_INVALID_CONFIG;
+    change.document = json_deep_copy (document);
+    if (!change.document) {
+        cab_rules_unref (&change.rules);
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    s_rules_change_t *pointer = &change;
+    char *answer = NULL;
+    if (zsock_send (self->actor, "sb", "RULES", &pointer, sizeof pointer) == 0)
+        answer = zstr_recv (self->actor);
+    bool done = answer && streq (answer, "OK");
+    zstr_free (&answer);
+    //  Whatever the actor did not take is ours to free.
+    json_decref (change.document);
+    cab_rules_unref (&change.rules);
+    return done ? CAB_OK
+                : cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "the broker did not answer");
+}
+
+cab_status_t
+cab_broker_reload (cab_broker_t *self, cab_error_t *error)
+{
+    assert (self);
+    const char *path = self->state->config->rules_path;
+    if (!path)
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "the configuration names no rule file");
+    char *text = cab_file_read (path, CAB_RULES_FILE_MAX, NULL, error);
+    if (!text)
+        return error ? error->code : CAB_ERR_IO;
+    json_error_t json_error;
+    json_t *document = json_loads (text, JSON_REJECT_DUPLICATES, &json_error);
+    free (text);
+    if (!document)
+        return cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s:%d:%d: %s", path,
+                              json_error.line, json_error.column, json_error.text);
+    cab_status_t status = cab_broker_set_rules (self, document, error);
+    json_decref (document);
     return status;
 }

@@ -19,6 +19,7 @@
 
 #include "cabruca.h"
 #include "cab_store.h"
+#include "cab_rules.h"
 
 //  Hard ceilings of the configurable limits.
 #define CAB_BROKER_MAX_ENDPOINTS 8
@@ -26,6 +27,11 @@
 #define CAB_BROKER_MAX_BATCH     10000
 #define CAB_BROKER_MAX_PEERS     65536
 #define CAB_BROKER_MAX_VALIDATORS 16
+#define CAB_BROKER_MAX_PENDING   1000000
+//  Most deliveries a consumer may have unacknowledged (SUBSCRIBE option
+//  max_in_flight, default CAB_BROKER_CONSUMER_WINDOW).
+#define CAB_BROKER_CONSUMER_MAX  1000
+#define CAB_BROKER_CONSUMER_WINDOW 100
 
 //  A broker configuration (cab_broker_config.c; the file format is in
 //  docs/man/cabruca-broker.md). Fields are public and plain: tests build
@@ -43,6 +49,17 @@ typedef struct {
     size_t batch_max;                           //  Events per store transaction
     size_t validators;                          //  Validator threads (0: inline)
     size_t max_peers;
+    //  Routing and delivery (issue 5)
+    char *rules_path;                           //  Owned; NULL: no rule file
+    json_t *rules_document;                     //  Owned, or NULL: read from rules_path by
+                                                //  cab_broker_new (tests may set it instead)
+    char *data_dir;                             //  Owned; NULL: the store's directory
+    int64_t archive_ms;                         //  Events kept this long (0: forever)
+    int64_t standard_ms, critical_ms;           //  Dead letters kept this long
+    int ack_timeout_ms;                         //  An agent's DACK within this, or redelivered
+    int backoff_base_ms, backoff_max_ms;        //  Retry backoff (full jitter)
+    size_t max_pending_in_memory;               //  Deliveries held in memory, at most
+    int sweep_every_ms;                         //  Retention sweep step every this often
 } cab_broker_config_t;
 
 typedef struct _cab_broker_t cab_broker_t;
@@ -84,6 +101,16 @@ bool
     cab_broker_config_allows (const cab_broker_config_t *self, const char *agent_id,
                               const char *source);
 
+//  Read the configuration's rule file (rules_path) into rules_document
+//  unless it is already set, and compile it (log paths relative to
+//  data_dir). On CAB_OK *rules_p (may be NULL) is a new rule set (caller
+//  unrefs it); a configuration without rules gets an empty set. Errors:
+//  CAB_ERR_IO, CAB_ERR_INVALID_JSON (text with file, line and column), and
+//  those of cab_rules_parse (error->path points into the rule file).
+cab_status_t
+    cab_broker_config_load_rules (cab_broker_config_t *self, cab_rules_t **rules_p,
+                                  cab_error_t *error);
+
 //  Start a broker with a configuration (stolen: *config_p is nulled, even
 //  on failure): open the store, load the schemas, bind every endpoint and
 //  start accepting. Returns NULL and fills error on failure:
@@ -109,5 +136,23 @@ const char *
 //  docs/protocol.md. New reference; NULL if the broker does not answer.
 json_t *
     cab_broker_status (cab_broker_t *self);
+
+//  Replace the rules with a rule document (borrowed; {"rules": [...]} as
+//  in docs/rules.md), validated and compiled here first: on an error the
+//  old rules stay. New events are routed by the new rules; deliveries
+//  already in flight keep the old set alive until they finish; pending
+//  deliveries of a rule or target that no longer exists are dead-lettered
+//  ("rule removed"); run-time subscriptions are added again to the new
+//  set. Returns CAB_OK, the errors of cab_rules_parse (error->path points
+//  into the document), CAB_ERR_TIMEOUT (the broker does not answer).
+cab_status_t
+    cab_broker_set_rules (cab_broker_t *self, json_t *document, cab_error_t *error);
+
+//  Reload the configuration's rule file (SIGHUP): read it and call
+//  cab_broker_set_rules. On an error the old rules stay. Returns CAB_OK,
+//  CAB_ERR_INVALID_ARGUMENT (no rule file configured), CAB_ERR_IO,
+//  CAB_ERR_INVALID_JSON, or the errors of cab_rules_parse.
+cab_status_t
+    cab_broker_reload (cab_broker_t *self, cab_error_t *error);
 
 #endif

@@ -7,7 +7,13 @@
          "agents": {"monitor-001": {"sources": ["cabruca.agents.monitor"]}},
          "limits": {"max_in_flight": 1000, "heartbeat_ms": 1000,
                     "timeout_ms": 5000, "batch_max": 1000, "max_peers": 1024,
-                    "validators": 0}}
+                    "validators": 0},
+         "rules": "rules.json", "data_dir": "/var/lib/cabruca",
+         "archive": {"retention_days": 7},
+         "dead_letters": {"standard_days": 14, "critical_days": 4},
+         "delivery": {"ack_timeout_ms": 30000, "backoff_base_ms": 1000,
+                      "backoff_max_ms": 300000, "max_pending_in_memory": 10000,
+                      "sweep_every_ms": 1000}}
 
     Validation is strict (unknown keys are errors) and every error names the
     value with a JSON Pointer. Documented in docs/man/cabruca-broker.md.
@@ -16,6 +22,7 @@
 #include "cab_broker.h"
 #include "cab_lines.h"
 #include "cab_proto.h"
+#include "cab_store_delivery.h"
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +48,14 @@ cab_broker_config_new (void)
     self->timeout_ms = 5000;
     self->batch_max = 1000;
     self->max_peers = 1024;
+    self->archive_ms = CAB_STORE_ARCHIVE_MS;
+    self->standard_ms = CAB_STORE_STANDARD_MS;
+    self->critical_ms = CAB_STORE_CRITICAL_MS;
+    self->ack_timeout_ms = 30000;
+    self->backoff_base_ms = 1000;
+    self->backoff_max_ms = 300000;
+    self->max_pending_in_memory = 10000;
+    self->sweep_every_ms = 1000;
     //  Validators pay off only with cores to spare: the broker thread, the
     //  writer and the publishers need theirs (docs/performance.md).
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
@@ -59,6 +74,9 @@ cab_broker_config_destroy (cab_broker_config_t **self_p)
     free (self->store_path);
     free (self->schemas_dir);
     json_decref (self->agents);
+    free (self->rules_path);
+    free (self->data_dir);
+    json_decref (self->rules_document);
     free (self);
     *self_p = NULL;
 }
@@ -248,22 +266,29 @@ s_parse_agents (cab_broker_config_t *self, json_t *value, cab_error_t *error)
     return CAB_OK;
 }
 
-//  Read an integer limit in [min, max] into *out when present.
+//  Read an integer in [min, max] of an object at parent into *out when present.
 static cab_status_t
-s_limit (json_t *limits, const char *name, long long min, long long max, long long *out,
-         cab_error_t *error)
+s_integer (json_t *object, const char *parent, const char *name, long long min, long long max,
+           long long *out, cab_error_t *error)
 {
-    json_t *value = json_object_get (limits, name);
+    json_t *value = json_object_get (object, name);
     if (!value)
         return CAB_OK;
     char path[64];
-    snprintf (path, sizeof path, "/limits/%s", name);
+    snprintf (path, sizeof path, "%s/%s", parent, name);
     if (!json_is_integer (value) || json_integer_value (value) < min ||
         json_integer_value (value) > max)
         return cab_error_set (error, CAB_ERR_INVALID_CONFIG, path,
                               "must be an integer from %lld to %lld", min, max);
     *out = json_integer_value (value);
     return CAB_OK;
+}
+
+static cab_status_t
+s_limit (json_t *limits, const char *name, long long min, long long max, long long *out,
+         cab_error_t *error)
+{
+    return s_integer (limits, "/limits", name, min, max, out, error);
 }
 
 static cab_status_t
@@ -298,10 +323,144 @@ s_parse_limits (cab_broker_config_t *self, json_t *value, cab_error_t *error)
 }
 
 static cab_status_t
+s_parse_retention (cab_broker_config_t *self, json_t *document, cab_error_t *error)
+{
+    json_t *value = json_object_get (document, "archive");
+    if (value) {
+        static const char *const keys[] = {"retention_days", NULL};
+        if (!json_is_object (value))
+            return s_invalid (error, "/archive", "must be an object");
+        long long days = self->archive_ms / 86400000LL;
+        if (s_known_keys (value, "/archive", keys, error) != CAB_OK ||
+            s_integer (value, "/archive", "retention_days", 0, 3650, &days, error) != CAB_OK)
+            return CAB_ERR_INVALID_CONFIG;
+        self->archive_ms = days * 86400000LL;
+    }
+    value = json_object_get (document, "dead_letters");
+    if (value) {
+        static const char *const keys[] = {"standard_days", "critical_days", NULL};
+        if (!json_is_object (value))
+            return s_invalid (error, "/dead_letters", "must be an object");
+        long long standard = self->standard_ms / 86400000LL;
+        long long critical = self->critical_ms / 86400000LL;
+        if (s_known_keys (value, "/dead_letters", keys, error) != CAB_OK ||
+            s_integer (value, "/dead_letters", "standard_days", 0, 3650, &standard, error) ||
+            s_integer (value, "/dead_letters", "critical_days", 0, 3650, &critical, error))
+            return CAB_ERR_INVALID_CONFIG;
+        self->standard_ms = standard * 86400000LL;
+        self->critical_ms = critical * 86400000LL;
+    }
+    return CAB_OK;
+}
+
+static cab_status_t
+s_parse_delivery (cab_broker_config_t *self, json_t *value, cab_error_t *error)
+{
+    static const char *const keys[] = {"ack_timeout_ms",        "backoff_base_ms", "backoff_max_ms",
+                                       "max_pending_in_memory", "sweep_every_ms",  NULL};
+    if (!json_is_object (value))
+        return s_invalid (error, "/delivery", "must be an object");
+    if (s_known_keys (value, "/delivery", keys, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    long long ack = self->ack_timeout_ms, base = self->backoff_base_ms;
+    long long max = self->backoff_max_ms, pending = (long long)self->max_pending_in_memory;
+    long long sweep = self->sweep_every_ms;
+    if (s_integer (value, "/delivery", "ack_timeout_ms", 100, 3600000, &ack, error) ||
+        s_integer (value, "/delivery", "backoff_base_ms", 10, 3600000, &base, error) ||
+        s_integer (value, "/delivery", "backoff_max_ms", 10, 86400000, &max, error) ||
+        s_integer (value, "/delivery", "max_pending_in_memory", 100, CAB_BROKER_MAX_PENDING,
+                   &pending, error) ||
+        s_integer (value, "/delivery", "sweep_every_ms", 10, 3600000, &sweep, error))
+        return CAB_ERR_INVALID_CONFIG;
+    if (max < base)
+        return s_invalid (error, "/delivery/backoff_max_ms", "must be at least backoff_base_ms");
+    self->ack_timeout_ms = (int)ack;
+    self->backoff_base_ms = (int)base;
+    self->backoff_max_ms = (int)max;
+    self->max_pending_in_memory = (size_t)pending;
+    self->sweep_every_ms = (int)sweep;
+    return CAB_OK;
+}
+
+//  A directory name, as a new string (dirname of path).
+static char *
+s_dirname (const char *path)
+{
+    char *copy = strdup (path);
+    char *dir = copy ? strdup (dirname (copy)) : NULL;
+    free (copy);
+    return dir;
+}
+
+static cab_status_t
+s_parse_paths (cab_broker_config_t *self, json_t *document, const char *base_dir,
+               cab_error_t *error)
+{
+    json_t *value = json_object_get (document, "rules");
+    if (value) {
+        if (!json_is_string (value) || json_string_length (value) == 0)
+            return s_invalid (error, "/rules", "must be the path of a rule file");
+        self->rules_path = s_resolve (json_string_value (value), base_dir);
+        if (!self->rules_path)
+            return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    value = json_object_get (document, "data_dir");
+    if (value) {
+        if (!json_is_string (value) || json_string_length (value) == 0)
+            return s_invalid (error, "/data_dir", "must be a directory name");
+        self->data_dir = s_resolve (json_string_value (value), base_dir);
+    } else
+        self->data_dir = s_dirname (self->store_path);
+    if (!self->data_dir)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    return CAB_OK;
+}
+
+//  Read a JSON file (at most max bytes) into a new document.
+static json_t *
+s_read_json (const char *path, size_t max, cab_error_t *error)
+{
+    char *text = cab_file_read (path, max, NULL, error);
+    if (!text)
+        return NULL;
+    json_error_t json_error;
+    json_t *document = json_loads (text, JSON_REJECT_DUPLICATES, &json_error);
+    free (text);
+    if (!document)
+        cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s:%d:%d: %s", path, json_error.line,
+                       json_error.column, json_error.text);
+    return document;
+}
+
+cab_status_t
+cab_broker_config_load_rules (cab_broker_config_t *self, cab_rules_t **rules_p, cab_error_t *error)
+{
+    if (rules_p)
+        *rules_p = NULL;
+    if (!self->rules_document && self->rules_path) {
+        self->rules_document = s_read_json (self->rules_path, CAB_RULES_FILE_MAX, error);
+        if (!self->rules_document)
+            return error ? error->code : CAB_ERR_IO;
+    }
+    cab_rules_t *rules = self->rules_document
+                             ? cab_rules_parse (self->rules_document, self->data_dir, error)
+                             : cab_rules_new_empty ();
+    if (!rules)
+        return self->rules_document ? (error ? error->code : CAB_ERR_INVALID_CONFIG)
+                                    : cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    if (rules_p)
+        *rules_p = rules;
+    else
+        cab_rules_unref (&rules);
+    return CAB_OK;
+}
+
+static cab_status_t
 s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_error_t *error)
 {
-    static const char *const keys[] = {"endpoints", "store",   "schemas", "agents",
-                                       "limits",    "$schema", NULL};
+    static const char *const keys[] = {"endpoints", "store",    "schemas",      "agents",
+                                       "limits",    "$schema",  "rules",        "data_dir",
+                                       "archive",   "delivery", "dead_letters", NULL};
     if (!json_is_object (document))
         return s_invalid (error, "", "the configuration must be a JSON object");
     if (s_known_keys (document, "", keys, error) != CAB_OK)
@@ -330,6 +489,12 @@ s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_
     value = json_object_get (document, "limits");
     if (value && s_parse_limits (self, value, error) != CAB_OK)
         return CAB_ERR_INVALID_CONFIG;
+    if (s_parse_paths (self, document, base_dir, error) != CAB_OK ||
+        s_parse_retention (self, document, error) != CAB_OK)
+        return error ? error->code : CAB_ERR_INVALID_CONFIG;
+    value = json_object_get (document, "delivery");
+    if (value && s_parse_delivery (self, value, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
     return CAB_OK;
 }
 
@@ -349,17 +514,9 @@ cab_broker_config_parse (json_t *document, const char *base_dir, cab_error_t *er
 cab_broker_config_t *
 cab_broker_config_load (const char *path, cab_error_t *error)
 {
-    char *text = cab_file_read (path, S_CONFIG_MAX, NULL, error);
-    if (!text)
+    json_t *document = s_read_json (path, S_CONFIG_MAX, error);
+    if (!document)
         return NULL;
-    json_error_t json_error;
-    json_t *document = json_loads (text, JSON_REJECT_DUPLICATES, &json_error);
-    free (text);
-    if (!document) {
-        cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s:%d:%d: %s", path, json_error.line,
-                       json_error.column, json_error.text);
-        return NULL;
-    }
     char *copy = strdup (path);
     cab_broker_config_t *self =
         copy ? cab_broker_config_parse (document, dirname (copy), error) : NULL;

@@ -64,10 +64,53 @@ s_copy (char **cursor_p, const char *text)
     return copy;
 }
 
+bool
+cabi_route_item (cabi_broker_t *self, cabi_batch_t *batch, cabi_batch_meta_t *meta)
+{
+    meta->route_first = batch->item_routes.count;
+    meta->route_count = 0;
+    if (!self->rules || cab_rules_count (self->rules) == 0)
+        return true;
+    size_t count = 0;
+    cab_error_t error;
+    cab_error_clear (&error);
+    //  On the original bytes: no re-serialisation.
+    if (cab_rules_match (self->rules, meta->blob->data, meta->blob->length, self->matches,
+                         self->match_capacity, &count, &error) != CAB_OK) {
+        if (self->route_errors++ == 0)
+            zsys_warning ("cabruca-broker: cannot match an event against the rules: %s",
+                          error.text);
+        return error.code != CAB_ERR_NOMEM;
+    }
+    if (count > self->match_capacity)
+        count = self->match_capacity;
+    for (size_t index = 0; index < count; index++) {
+        const cab_rule_t *rule = cab_rules_get (self->rules, self->matches[index]);
+        for (size_t target = 0; rule && target < rule->target_count; target++) {
+            cab_store_route_t *route = cabi_routes_add (&batch->item_routes, self->rules,
+                                                        self->matches[index], target, meta->blob);
+            if (!route) {
+                //  Undo this item's routes: the event is refused as a whole.
+                while (batch->item_routes.count > meta->route_first) {
+                    cabi_route_meta_t *last = &batch->item_routes.meta[--batch->item_routes.count];
+                    cab_rules_unref (&last->rules);
+                    cabi_text_unref (&last->text);
+                }
+                return false;
+            }
+            route->rule = rule->name;
+            route->target = rule->targets[target].id;
+            meta->route_count++;
+        }
+    }
+    return true;
+}
+
 //  Put a validated event (stolen, destroyed) into the filling batch, which
-//  has room. The batch keeps only the text and the indexed fields, in one
-//  block: the parsed document is freed at once, so that events waiting for
-//  their commit cost little memory. Returns false when out of memory.
+//  has room, with its routes. The batch keeps only the text and the
+//  indexed fields, in one block: the parsed document is freed at once, so
+//  that events waiting for their commit cost little memory. Returns false
+//  when out of memory.
 static bool
 s_append (cabi_broker_t *self, zframe_t **identity_p, const char *tag, cab_event_t **event_p,
           int64_t time_ms)
@@ -80,18 +123,17 @@ s_append (cabi_broker_t *self, zframe_t **identity_p, const char *tag, cab_event
     const char *fields[] = {cab_event_id (event), cab_event_source (event),
                             cab_event_detail_type (event), cab_event_agent_id (event),
                             cab_event_correlation_id (event)};
-    size_t size = length + 1;
+    size_t size = 0;
     for (size_t index = 0; index < 5; index++)
         size += fields[index] ? strlen (fields[index]) + 1 : 0;
-    char *blob = text ? (char *)malloc (size) : NULL;
+    cabi_text_t *blob = text ? cabi_text_new (text, length, size) : NULL;
     if (!blob)
         return false;
+    blob->ingest_ms = zclock_time ();
     cabi_batch_meta_t *meta = &batch->meta[batch->count];
     cab_store_item_t *item = &batch->items[batch->count];
-    memcpy (blob, text, length);
-    blob[length] = 0;
-    char *cursor = blob + length + 1;
-    item->text = blob;
+    char *cursor = blob->data + length + 1;
+    item->text = blob->data;
     item->length = length;
     item->id = s_copy (&cursor, fields[0]);
     item->source = s_copy (&cursor, fields[1]);
@@ -100,12 +142,28 @@ s_append (cabi_broker_t *self, zframe_t **identity_p, const char *tag, cab_event
     item->correlation_id = s_copy (&cursor, fields[4]);
     item->time_ms = time_ms;
     meta->blob = blob;
-    meta->identity = *identity_p;
-    *identity_p = NULL;
-    snprintf (meta->tag, sizeof meta->tag, "%s", tag);
+    if (!cabi_route_item (self, batch, meta)) {
+        memset (item, 0, sizeof *item);
+        cabi_text_unref (&meta->blob);
+        return false;
+    }
+    meta->identity = identity_p ? *identity_p : NULL;
+    if (identity_p)
+        *identity_p = NULL;
+    snprintf (meta->tag, sizeof meta->tag, "%s", tag ? tag : "");
     cab_event_destroy (event_p);
     batch->count++;
     return true;
+}
+
+bool
+cabi_broker_append_notice (cabi_broker_t *self, cab_event_t **event_p)
+{
+    int64_t time_ms = 0;
+    if (self->accum->count == self->accum->capacity ||
+        cab_time_parse (cab_event_time (*event_p), &time_ms) != CAB_OK)
+        return false;
+    return s_append (self, NULL, NULL, event_p, time_ms);
 }
 
 //  An event taken in is answered (NACKed before the store): forget it.
@@ -259,6 +317,8 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
                 s_error (self, identity, CAB_ERR_BUSY, "too many agents connected");
                 break;
             }
+            //  A new session: the subscriptions of the last one end.
+            cabi_queue_peer_gone (self, peer);
             peer->session = true;
             memcpy (peer->agent_id, msg.agent_id, sizeof peer->agent_id);
             s_welcome (self, identity);
@@ -272,6 +332,8 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
         case CABI_PROTO_HEARTBEAT:
             if (!peer || !peer->session)
                 s_error (self, identity, CAB_ERR_DISCONNECTED, "no session: send HELLO");
+            else
+                cabi_queue_peer_alive (self, peer);
             break;
         case CABI_PROTO_STATUS: {
             json_t *status_json = cabi_broker_status (self);
@@ -286,6 +348,18 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
         case CABI_PROTO_BYE:
             if (peer)
                 cabi_broker_peer_forget (self, peer);
+            break;
+        case CABI_PROTO_SUBSCRIBE:
+        case CABI_PROTO_UNSUBSCRIBE:
+        case CABI_PROTO_DACK:
+        case CABI_PROTO_DNACK:
+            if (peer && peer->session)
+                cabi_queue_command (self, peer, &msg);
+            else
+                s_error (self, identity, CAB_ERR_DISCONNECTED, "no session: send HELLO");
+            break;
+        case CABI_PROTO_CONTROL:
+            cabi_control (self, identity, &msg);
             break;
         case CABI_PROTO_ERROR:
             self->errors[CAB_ERR_PROTOCOL]++;  //  Never answer an ERROR
@@ -304,7 +378,7 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
 static void
 s_dispatch_writer (cabi_broker_t *self)
 {
-    if (self->writer_busy || self->accum->count == 0)
+    if (self->writer_busy || cabi_batch_empty (self->accum))
         return;
     cabi_batch_t *batch = self->accum;
     if (cabi_writer_send (self->writer, batch) != 0)
@@ -376,6 +450,12 @@ cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
     for (size_t index = 0; index < batch->count; index++) {
         cabi_batch_meta_t *meta = &batch->meta[index];
         cab_store_item_t *item = &batch->items[index];
+        if (!meta->identity) {
+            //  The broker's own event (a dead letter notice).
+            if (batch->status == CAB_OK && !item->duplicate)
+                self->stored++;
+            continue;
+        }
         cabi_peer_t *peer = cabi_broker_peer (self, meta->identity);
         if (peer && peer->in_flight > 0)
             peer->in_flight--;
@@ -401,6 +481,8 @@ cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
         }
     }
     s_log_store (self, batch);
+    //  After the ACKs: the new deliveries go out, the updates settle.
+    cabi_delivery_committed (self, batch);
     cabi_batch_reset (batch);
     self->spare = batch;
     self->writer_busy = false;

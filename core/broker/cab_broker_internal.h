@@ -2,9 +2,15 @@
     cab_broker_internal - shared between the broker's files (not installed)
 
     The data path inside the broker:
-        ROUTER -> cab_broker_ingest.c (decode, validate, into a batch)
-               -> cab_broker_writer.c (store-writer actor: one transaction)
+        ROUTER -> cab_broker_ingest.c (decode, validate, match the rules,
+                  into a batch with the event's routes)
+               -> cab_broker_writer.c (store-writer actor: one transaction
+                  of events + their deliveries + delivery state changes)
                -> cab_broker_ingest.c (ACK each item, or NACK the batch)
+               -> cab_broker_delivery.c (each new delivery: scheduled,
+                  retried, dead-lettered; non-agent targets via cab_sender)
+               -> cab_broker_queue.c (agent queues: consumers with credit)
+    cab_broker_control.c answers CONTROL (dead letters, replay).
     cab_broker.c holds the actor's loop, the peers and the counters.
     =========================================================================
 */
@@ -13,23 +19,82 @@
 
 #include "cab_broker.h"
 #include "cab_proto.h"
+#include "cab_store_delivery.h"
 #include <czmq.h>
+
+//  An event's text shared by its deliveries (refcounted, broker thread
+//  only). data holds length bytes and a NUL, then anything else allocated
+//  with it (the store item's fields).
+typedef struct {
+    int refs;
+    size_t length;
+    int64_t ingest_ms;                  //  When the broker took it in (wall clock)
+    char data [];
+} cabi_text_t;
+
+//  A new text of length bytes (copied when data is not NULL) with extra
+//  bytes after its NUL, one reference. NULL when out of memory.
+cabi_text_t *
+    cabi_text_new (const char *data, size_t length, size_t extra);
+cabi_text_t *
+    cabi_text_ref (cabi_text_t *self);
+void
+    cabi_text_unref (cabi_text_t **self_p);
+
+//  What the broker keeps of a route (a delivery to create) until its
+//  commit: which rule set, rule and target, and the event's text.
+typedef struct {
+    cab_rules_t *rules;                 //  Owned reference
+    uint32_t rule;                      //  Index in rules
+    uint32_t target;                    //  Index in the rule's targets
+    cabi_text_t *text;                  //  Owned reference
+} cabi_route_meta_t;
 
 //  What the broker keeps of each event of a batch until its answer.
 typedef struct {
-    zframe_t *identity;                 //  Owned: the peer's routing id
+    zframe_t *identity;                 //  Owned: the peer's routing id (NULL: the
+                                        //  broker's own event, a dead letter notice)
     char tag [CABI_PROTO_TAG_MAX + 1];
-    char *blob;                         //  Owned: text and fields the store item points to
+    cabi_text_t *blob;                  //  Owned: text and fields the store item points to
+    size_t route_first, route_count;    //  Its routes in the batch's item route pool
 } cabi_batch_meta_t;
 
-//  A group of events committed in one transaction.
+//  A growable array of routes with their metas (bounded by the caller).
+typedef struct {
+    cab_store_route_t *routes;
+    cabi_route_meta_t *meta;
+    size_t count, capacity;
+} cabi_routes_t;
+
+//  A group of events committed in one transaction, with the delivery
+//  state changes and the new deliveries of stored events (group commit).
 typedef struct {
     size_t count, capacity;
     cab_store_item_t *items;
     cabi_batch_meta_t *meta;
+    cabi_routes_t item_routes;          //  The items' routes (item->routes point in)
+    cabi_routes_t routes;               //  cab_store_batch_t.routes (replay, redrive)
+    cab_delivery_update_t *updates;     //  Strings owned (freed by reset)
+    size_t update_count, update_capacity;
     cab_status_t status;                //  Set by the writer
     cab_error_t error;
 } cabi_batch_t;
+
+//  Add a route (rules referenced, text referenced) to routes. Returns the
+//  new route (caller fills seq, replay, next_ms), or NULL when out of memory.
+cab_store_route_t *
+    cabi_routes_add (cabi_routes_t *routes, cab_rules_t *rules, size_t rule, size_t target,
+                     cabi_text_t *text);
+
+//  Add a delivery state change (error and dlq copied). Returns 0, or -1
+//  when out of memory.
+int
+    cabi_batch_add_update (cabi_batch_t *self, int64_t id, cab_delivery_state_t state,
+                           int attempts, int64_t next_ms, const char *dlq, const char *error);
+
+//  True when the batch has nothing to write.
+bool
+    cabi_batch_empty (cabi_batch_t *self);
 
 //  Counters the writer publishes for the broker (written by the writer,
 //  read by the broker with __atomic loads).
@@ -53,11 +118,28 @@ void
 void
     cabi_batch_reset (cabi_batch_t *self);
 
+//  A task for the writer other than a batch (between two batches).
+typedef enum { CABI_TASK_REDRIVE, CABI_TASK_PURGE } cabi_task_kind_t;
+
+typedef struct {
+    cabi_task_kind_t kind;
+    cab_delivery_query_t query;         //  Strings point into filter (owned by the task)
+    json_t *filter;                     //  Owned
+    int64_t ids [CAB_DELIVERY_IDS_MAX];
+    zframe_t *identity;                 //  Owned: who asked
+    int64_t count;                      //  Out
+    cab_status_t status;                //  Out
+    cab_error_t error;                  //  Out
+} cabi_task_t;
+
 //  Start the store-writer actor: it opens the store at path in its own
-//  thread. Returns NULL and fills error if the store cannot be opened.
-//  stats is borrowed and must outlive the actor.
+//  thread, and between batches runs the retention sweep every
+//  sweep_every_ms (a small step each time). Returns NULL and fills error if
+//  the store cannot be opened. stats is borrowed and must outlive the
+//  actor; retention is copied.
 zactor_t *
     cabi_writer_new (const char *path, cab_store_durability_t durability,
+                     const cab_store_retention_t *retention, int sweep_every_ms,
                      cabi_writer_stats_t *stats, cab_error_t *error);
 
 //  Hand a batch to the writer (the writer answers with the same pointer,
@@ -65,10 +147,14 @@ zactor_t *
 int
     cabi_writer_send (zactor_t *writer, cabi_batch_t *batch);
 
-//  Receive the batch the writer finished (blocking). Returns NULL if the
-//  writer sent something else.
+//  Hand a task to the writer (answered like a batch). Returns 0 or -1.
+int
+    cabi_writer_send_task (zactor_t *writer, cabi_task_t *task);
+
+//  Receive what the writer finished (blocking): a batch (*task_p NULL) or
+//  a task (returns NULL, *task_p set). NULL and NULL on error.
 cabi_batch_t *
-    cabi_writer_recv (zactor_t *writer);
+    cabi_writer_recv (zactor_t *writer, cabi_task_t **task_p);
 
 //  Events per chunk handed to a validator.
 #define CABI_CHUNK_MAX 64
@@ -137,7 +223,74 @@ typedef struct {
     int64_t last_seen;                      //  zclock_mono of its last message
     size_t in_flight;                       //  Its events taken in, not yet answered
     uint64_t send_failures;                 //  Consecutive replies we could not send
+    zlistx_t *consumers;                    //  Its subscriptions (cabi_consumer_t), or NULL
 } cabi_peer_t;
+
+struct _cabi_queue_t;
+struct _cabi_consumer_t;
+
+//  Where a delivery held in memory is.
+typedef enum {
+    CABI_DELIVERY_READY,                    //  In its queue's ready list, or waiting for the sender
+    CABI_DELIVERY_FLIGHT,                   //  At a consumer or at the sender
+    CABI_DELIVERY_WAIT                      //  In the timer heap until its next attempt
+} cabi_delivery_where_t;
+
+//  A PENDING delivery held in memory (at most max_pending_in_memory).
+typedef struct {
+    int64_t id, seq;
+    cab_rules_t *rules;                     //  Owned reference: rule and target live in it
+    const cab_rule_t *rule;
+    const cab_rule_target_t *target;
+    char *replay;                           //  Owned, or NULL
+    cabi_text_t *text;                      //  Owned reference: the event
+    int attempts;                           //  Made so far
+    int64_t created_ms;
+    cabi_delivery_where_t where;
+    int64_t due_ms;                         //  WAIT: next attempt; FLIGHT to an agent: ack deadline
+    size_t heap_index;                      //  In the timer heap, or SIZE_MAX
+    struct _cabi_consumer_t *consumer;      //  FLIGHT to an agent
+    void *handle;                           //  In a ready list or a consumer's flight list
+    bool at_sender;                         //  FLIGHT to the sender
+    int updates;                            //  Its state changes not committed yet
+} cabi_delivery_t;
+
+//  An agent queue: ready deliveries and the consumers that share them.
+typedef struct _cabi_queue_t {
+    char name [CABI_PROTO_QUEUE_MAX + 1];
+    zlistx_t *ready;                        //  cabi_delivery_t, FIFO
+    zlistx_t *consumers;                    //  cabi_consumer_t, round robin (served go last)
+    size_t unacked;
+    bool stored;                            //  Deliveries left in the store for lack of consumers
+} cabi_queue_t;
+
+//  One subscription of a peer to a queue.
+typedef struct _cabi_consumer_t {
+    cabi_peer_t *peer;                      //  Borrowed
+    cabi_queue_t *queue;                    //  Borrowed
+    size_t max_in_flight;
+    zlistx_t *flight;                       //  cabi_delivery_t unacknowledged
+    json_t *pattern;                        //  Owned: its ephemeral rule's pattern, or NULL
+    bool stalled;                           //  A DELIVER to it could not be sent
+    void *queue_handle, *peer_handle;
+} cabi_consumer_t;
+
+//  A replay in progress (one at a time).
+typedef struct {
+    char name [CAB_RULE_NAME_MAX + 1];
+    zframe_t *identity;                     //  Owned: who asked
+    int64_t from_ms, to_ms;
+    char *rule;                             //  Owned, or NULL
+    cab_pattern_t *pattern;                 //  Owned, or NULL
+    bool original;                          //  speed original (else max)
+    int64_t start_ms;                       //  Wall clock at the start
+    int64_t cursor_ms, cursor_seq;          //  Scanned up to (time, seq)
+    bool scanned;                           //  The scan is over
+    size_t outstanding;                     //  Routes handed to the writer, not committed
+    int64_t events, deliveries;
+    cab_status_t status;
+    cab_error_t error;
+} cabi_replay_t;
 
 //  The broker actor's state. Owned by the actor's thread while it runs.
 typedef struct {
@@ -165,7 +318,249 @@ typedef struct {
     uint64_t received, stored, duplicates, batches, send_failures, peers_forgotten;
     uint64_t nacked [CAB_STATUS_COUNT_];
     uint64_t errors [CAB_STATUS_COUNT_];
+    //  Routing (cab_broker_ingest.c) and delivery (cab_broker_delivery.c)
+    json_t *rules_document;                 //  Owned: the rule file, or NULL
+    cab_rules_t *rules;                     //  Owned reference: routes new events
+    size_t *matches;                        //  Match buffer
+    size_t match_capacity;
+    cab_store_t *reader;                    //  Read-only handle (reload, replay, status)
+    zactor_t *sender;                       //  Command, http and log targets
+    size_t at_sender;                       //  Jobs at the sender
+    zlistx_t *sender_wait;                  //  cabi_delivery_t READY for the sender
+    zhashx_t *deliveries;                   //  id -> cabi_delivery_t (owned)
+    zhashx_t *settling;                     //  id -> count of uncommitted updates of
+                                            //  deliveries no longer held
+    cabi_delivery_t **heap;                 //  Timer heap by due_ms
+    size_t heap_count, heap_capacity;
+    zhashx_t *queues;                       //  name -> cabi_queue_t (owned)
+    int64_t reload_at;                      //  Wall ms of the next store pass, 0: none
+    int64_t reload_cursor;                  //  Next id of the current pass (0: none)
+    bool reload_dirty;                      //  Something was left in the store meanwhile
+    int64_t reload_min_next;                //  Earliest next_ms skipped in this pass
+    int64_t wake_at;                        //  Earliest next attempt of a parked delivery
+    bool terminating;                       //  Draining: no retry of failed state changes
+    int reload_after_commits;               //  Another pass after this many commits
+    zlistx_t *notices;                      //  cab_event_t: dead letter events to store
+    zhashx_t *orphans;                      //  queue -> cab_rules_t: rule sets for the
+                                            //  deliveries of subscriptions gone
+    uint64_t rng;                           //  Backoff jitter
+    cabi_replay_t *replay;                  //  Or NULL
+    uint64_t delivered, retried, dead_lettered, dead_notices_lost, routed;
+    uint64_t route_errors, reload_passes;
 } cabi_broker_t;
+
+//  Longest wait of the broker loop, ms (timers are checked at least this often).
+#define CABI_LOOP_MAX_MS 1000
+
+//  ---- Routing (cab_broker_ingest.c) ----------------------------------------
+
+//  Match a text against the current rules and add its routes to the batch's
+//  item route pool. Returns false when out of memory.
+bool
+    cabi_route_item (cabi_broker_t *self, cabi_batch_t *batch, cabi_batch_meta_t *meta);
+
+//  Put one of the broker's own events (stolen, destroyed on success) into
+//  the filling batch with its routes. Returns false when the batch is full
+//  or out of memory (the caller keeps the event).
+bool
+    cabi_broker_append_notice (cabi_broker_t *self, cab_event_t **event_p);
+
+//  ---- Delivery (cab_broker_delivery.c) -------------------------------------
+
+//  Set up the delivery state (tables, reader, sender). CAB_OK or an error.
+cab_status_t
+    cabi_delivery_setup (cabi_broker_t *self, cab_error_t *error);
+
+//  Release what the delivery state holds (at the end of the actor).
+void
+    cabi_delivery_teardown (cabi_broker_t *self);
+
+//  A batch committed (or failed): create the deliveries of its routes,
+//  settle its updates.
+void
+    cabi_delivery_committed (cabi_broker_t *self, cabi_batch_t *batch);
+
+//  Run the timers due at now (wall ms): redeliveries, ack timeouts, store
+//  passes; move dead letter notices into the filling batch.
+void
+    cabi_delivery_timers (cabi_broker_t *self, int64_t now);
+
+//  The wall ms of the next timer (INT64_MAX: none).
+int64_t
+    cabi_delivery_next_timer (cabi_broker_t *self);
+
+//  A job came back from the sender.
+void
+    cabi_delivery_sent (cabi_broker_t *self);
+
+//  An attempt of d succeeded (DACK, sender OK).
+void
+    cabi_delivery_succeeded (cabi_broker_t *self, cabi_delivery_t *d);
+
+//  An attempt of d failed; permanent: retrying cannot help; at_once:
+//  back in its queue without backoff (its consumer went away).
+void
+    cabi_delivery_failed (cabi_broker_t *self, cabi_delivery_t *d, const char *error,
+                          bool permanent, bool at_once);
+
+//  Rows looked at, and deliveries read with their events, per pass step.
+#define CABI_PASS_ROWS 1024
+//  Deliveries due within this many ms are read back by a pass.
+#define CABI_PASS_AHEAD_MS 1000
+//  A pass is retried this long after a failed read, ms.
+#define CABI_PASS_RETRY_MS 1000
+
+//  True when the window of deliveries in memory is full.
+bool
+    cabi_delivery_window_full (cabi_broker_t *self);
+
+//  True while id has state changes not committed yet and is not held.
+bool
+    cabi_delivery_settling (cabi_broker_t *self, int64_t id);
+
+//  id (not held) has count more state changes not committed yet.
+void
+    cabi_delivery_settle_add (cabi_broker_t *self, int64_t id, int count);
+
+//  Hold a PENDING delivery in memory (rules referenced, text referenced,
+//  replay copied). Returns it, or NULL when out of memory.
+cabi_delivery_t *
+    cabi_delivery_hold (cabi_broker_t *self, int64_t id, int64_t seq, cab_rules_t *rules,
+                        const cab_rule_t *rule, const cab_rule_target_t *target,
+                        cabi_text_t *text, const char *replay, int attempts, int64_t created_ms);
+
+//  Forget a delivery held in memory (already out of every list).
+void
+    cabi_delivery_release (cabi_broker_t *self, cabi_delivery_t *d);
+
+//  d goes out now, waits in the heap until next_ms, or is parked.
+void
+    cabi_delivery_schedule (cabi_broker_t *self, cabi_delivery_t *d, int64_t next_ms);
+
+//  d is a dead letter: DEAD in the store, a notice published, released.
+void
+    cabi_delivery_dead (cabi_broker_t *self, cabi_delivery_t *d, const char *reason,
+                        const char *error, int attempts);
+
+//  Publish a Delivery Dead-Lettered notice about the event text.
+void
+    cabi_delivery_notice (cabi_broker_t *self, const char *text, size_t length, const char *rule,
+                          const char *target, const char *dlq, const char *reason, int attempts,
+                          const char *error);
+
+//  (rule, target) in the current rules, or for a subscription gone in its
+//  orphan set: the target, *rules_p (borrowed) its rule set; or NULL.
+const cab_rule_target_t *
+    cabi_delivery_lookup (cabi_broker_t *self, const char *rule, const char *target,
+                          cab_rules_t **rules_p);
+
+//  One step of the current pass over the store (or the start of one).
+void
+    cabi_pass_step (cabi_broker_t *self, int64_t now);
+
+//  Set d's timer (its ack deadline) to due_ms.
+void
+    cabi_delivery_due (cabi_broker_t *self, cabi_delivery_t *d, int64_t due_ms);
+
+//  Find a delivery held in memory, or NULL.
+cabi_delivery_t *
+    cabi_delivery_find (cabi_broker_t *self, int64_t id);
+
+//  Schedule a pass over the store's PENDING deliveries (from the first).
+void
+    cabi_delivery_reload (cabi_broker_t *self);
+
+//  A consumer came for a queue whose deliveries wait in the store: a pass
+//  now, and another once the state changes under way are committed.
+void
+    cabi_delivery_reload_queue (cabi_broker_t *self);
+
+//  Replace the rules (document owned by the caller is stolen; rules stolen).
+void
+    cabi_delivery_set_rules (cabi_broker_t *self, json_t **document_p, cab_rules_t **rules_p);
+
+//  Recompile the rules with the current subscriptions' patterns. CAB_OK
+//  or an error (the old rules stay).
+cab_status_t
+    cabi_delivery_rebuild_rules (cabi_broker_t *self, cab_error_t *error);
+
+//  The payload of an attempt of d (replay mark, input transformer):
+//  *data_p and *size_p; *owned_p is the new buffer to free when one was
+//  made (else NULL: data_p points into the event's text). CAB_OK or an error.
+cab_status_t
+    cabi_delivery_payload (cabi_broker_t *self, cabi_delivery_t *d, char **owned_p,
+                           const char **data_p, size_t *size_p, cab_error_t *error);
+
+//  A key of the id tables.
+#define CABI_ID_KEY(id) ((void *)(uintptr_t)(id))
+
+//  The "delivery" object of STATUS-REPLY. New reference.
+json_t *
+    cabi_delivery_status (cabi_broker_t *self);
+
+//  ---- Agent queues (cab_broker_queue.c) ------------------------------------
+
+//  True when the deliveries of queue should wait in the store rather than
+//  in memory: nobody consumes it, or its ready list holds its share of the
+//  window already (so that one slow queue cannot starve the others).
+bool
+    cabi_queue_full (cabi_broker_t *self, cabi_queue_t *queue);
+
+//  Put a READY delivery at the end (or at the head) of its queue and serve
+//  the queue's consumers.
+void
+    cabi_queue_push (cabi_broker_t *self, cabi_delivery_t *d, bool head);
+
+//  Find or create the queue called name. NULL when out of memory.
+cabi_queue_t *
+    cabi_queue_get (cabi_broker_t *self, const char *name, bool create);
+
+//  Take d out of its ready list or its consumer's flight list.
+void
+    cabi_queue_detach (cabi_broker_t *self, cabi_delivery_t *d);
+
+//  Destroy a queue table entry (zhashx destructor).
+void
+    cabi_queue_destroy (void **item_p);
+
+//  SUBSCRIBE, UNSUBSCRIBE, DACK, DNACK from a peer with a session.
+void
+    cabi_queue_command (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg);
+
+//  A peer goes away: end its subscriptions; its unacknowledged deliveries
+//  go back to their queues at once.
+void
+    cabi_queue_peer_gone (cabi_broker_t *self, cabi_peer_t *peer);
+
+//  A peer showed it reads again: serve its stalled subscriptions.
+void
+    cabi_queue_peer_alive (cabi_broker_t *self, cabi_peer_t *peer);
+
+//  ---- Control (cab_broker_control.c) -----------------------------------------
+
+//  A CONTROL message from identity (borrowed).
+void
+    cabi_control (cabi_broker_t *self, zframe_t *identity, cabi_proto_t *msg);
+
+//  A writer task finished: answer who asked.
+void
+    cabi_control_task_done (cabi_broker_t *self, cabi_task_t *task);
+
+//  Advance the replay in progress by one chunk (called from the loop).
+void
+    cabi_control_replay_step (cabi_broker_t *self);
+
+//  Replay routes committed (count of them, status of their batch).
+void
+    cabi_control_replay_committed (cabi_broker_t *self, size_t count, cab_status_t status);
+
+//  Send a CONTROL-REPLY (reply stolen) to identity (borrowed).
+void
+    cabi_control_reply (cabi_broker_t *self, zframe_t *identity, json_t *reply);
+
+//  A CONTROL-REPLY error document. New reference.
+json_t *
+    cabi_control_error (cab_status_t code, const char *path, const char *format, ...);
 
 //  Find the peer of a routing id (borrowed), or NULL.
 cabi_peer_t *

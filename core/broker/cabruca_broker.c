@@ -2,8 +2,9 @@
     cabruca-broker - the broker daemon (a thin main; see docs/man/cabruca-broker.md)
 
     Foreground, logs to stderr, readiness line on a notification fd (s6),
-    SIGTERM drains in-flight events. Exit: 0 ok, 100 usage or configuration
-    error, 111 system error.
+    SIGTERM drains in-flight events, SIGHUP reloads the rule file (an error
+    keeps the old rules). Exit: 0 ok, 100 usage or configuration error, 111
+    system error.
     =========================================================================
 */
 #include "config.h"
@@ -17,7 +18,7 @@
 
 //  Load the schemas once to report their errors as configuration errors.
 static cab_status_t
-s_check_schemas (const cab_broker_config_t *config, cab_error_t *error)
+s_check_schemas (cab_broker_config_t *config, cab_error_t *error)
 {
     if (!config->schemas_dir)
         return CAB_OK;
@@ -43,6 +44,15 @@ main (int argc, char **argv)
     cab_error_clear (&error);
     char message[CAB_ERROR_PATH_MAX + CAB_ERROR_TEXT_MAX + 8];
     cab_broker_config_t *config = cab_broker_config_load (config_path, &error);
+    //  The rule file: its errors name the rule file and a pointer into it.
+    if (config && cab_broker_config_load_rules (config, NULL, &error) != CAB_OK) {
+        fprintf (stderr, "cabruca-broker: %s: %s [%s]\n",
+                 config->rules_path ? config->rules_path : config_path,
+                 cab_error_format (&error, message, sizeof message), cab_status_name (error.code));
+        cab_broker_config_destroy (&config);
+        return error.code == CAB_ERR_IO || error.code == CAB_ERR_NOMEM ? CAB_DAEMON_EXIT_SYSTEM
+                                                                       : CAB_DAEMON_EXIT_USAGE;
+    }
     if (!config || s_check_schemas (config, &error) != CAB_OK) {
         fprintf (stderr, "cabruca-broker: %s: %s [%s]\n", config_path,
                  cab_error_format (&error, message, sizeof message), cab_status_name (error.code));
@@ -60,12 +70,16 @@ main (int argc, char **argv)
     sigemptyset (&signals);
     sigaddset (&signals, SIGTERM);
     sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
     signal (SIGPIPE, SIG_IGN);
     zsys_handler_set (NULL);
     zsys_set_logident ("cabruca-broker");
     zsys_set_logstream (stderr);
 
+    //  For the SIGHUP messages (the broker takes the configuration).
+    char rules_path[1024];
+    snprintf (rules_path, sizeof rules_path, "%s", config->rules_path ? config->rules_path : "-");
     cab_broker_t *broker = cab_broker_new (&config, &error);
     if (!broker) {
         fprintf (stderr, "cabruca-broker: cannot start: %s [%s]\n",
@@ -79,7 +93,15 @@ main (int argc, char **argv)
     fprintf (stderr, "\n");
     cab_daemon_notify_ready ("cabruca-broker", options.notify_fd);
     int signal_number = 0;
-    sigwait (&signals, &signal_number);
+    while (sigwait (&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+        cab_error_clear (&error);
+        if (cab_broker_reload (broker, &error) == CAB_OK)
+            fprintf (stderr, "cabruca-broker: SIGHUP: rules reloaded\n");
+        else
+            fprintf (stderr, "cabruca-broker: SIGHUP: the old rules stay: %s: %s [%s]\n",
+                     rules_path, cab_error_format (&error, message, sizeof message),
+                     cab_status_name (error.code));
+    }
     fprintf (stderr, "cabruca-broker: %s: draining\n", strsignal (signal_number));
     cab_broker_destroy (&broker);
     fprintf (stderr, "cabruca-broker: stopped\n");

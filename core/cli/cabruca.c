@@ -22,6 +22,11 @@ static const s_command_t s_commands[] = {
     {"publish", cli_publish_main, "publish events to the broker; print each ACK or NACK"},
     {"status", cli_status_main, "show the broker's counters, agents and store size"},
     {"supervisor", cli_supervisor_main, "status, start, stop, restart programs; reload"},
+    {"rules", cli_rules_main, "check a rule file and list its rules and targets"},
+    {"dlq", cli_dlq_main, "list, show, redrive or purge dead letters"},
+    {"replay", cli_replay_main, "deliver archived events of a time window again"},
+    {"query", cli_query_main, "print stored events by pattern, source, type, time, correlation"},
+    {"tail", cli_tail_main, "print the last events, then new ones as they are stored"},
     {NULL, NULL, NULL}};
 
 static void

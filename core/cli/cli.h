@@ -32,10 +32,32 @@ const char *
 bool
     cli_is_help (const char *arg);
 
+//  Return the current time, ms since the Unix epoch (UTC).
+int64_t
+    cli_now_ms (void);
+
+//  Parse a time given on the command line: ISO 8601 UTC
+//  ("2026-11-22T10:00:00Z", a fraction allowed), "now", or a time before
+//  now_ms: -30s, -15m, -2h, -7d. Returns true and sets *ms_p, or false
+//  when text is none of these (the caller reports a usage error).
+bool
+    cli_parse_time (const char *text, int64_t now_ms, int64_t *ms_p);
+
+//  Write ms (since the epoch) as "YYYY-MM-DDThh:mm:ss.fffZ" into buffer
+//  (CLI_TIME_SIZE bytes suffice). Returns buffer.
+char *
+    cli_format_time (int64_t ms, char *buffer, size_t size);
+#define CLI_TIME_SIZE 32
+
 int cli_schemas_main (int argc, char **argv);
 int cli_pattern_main (int argc, char **argv);
 int cli_publish_main (int argc, char **argv);
 int cli_status_main (int argc, char **argv);
 int cli_supervisor_main (int argc, char **argv);
+int cli_rules_main (int argc, char **argv);
+int cli_dlq_main (int argc, char **argv);
+int cli_replay_main (int argc, char **argv);
+int cli_query_main (int argc, char **argv);
+int cli_tail_main (int argc, char **argv);
 
 #endif

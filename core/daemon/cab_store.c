@@ -11,7 +11,9 @@
     =========================================================================
 */
 #include "cab_store.h"
+#include "cab_store_delivery.h"
 #include "cab_store_migrate.h"
+#include "cab_store_private.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,21 +30,6 @@
 #define CAB_STORE_WAL_LIMIT (64 * 1024 * 1024)
 //  How long a statement waits for a lock held by another connection, ms.
 #define CAB_STORE_BUSY_MS 250
-
-struct _cab_store_t {
-    sqlite3 *db;
-    char *path;
-    bool readonly;
-    int64_t last_seq;  //  writer: highest seq stored
-    int64_t count;     //  writer: events stored
-    sqlite3_stmt *begin;
-    sqlite3_stmt *commit;
-    sqlite3_stmt *rollback;
-    sqlite3_stmt *insert;
-    sqlite3_stmt *lookup;   //  seq by id
-    sqlite3_stmt *get_id;   //  seq, text by id
-    sqlite3_stmt *get_seq;  //  text by seq
-};
 
 static const char *s_columns =
     "seq, id, source, detail_type, agent_id, correlation_id, time_ms, received_ms, text";
@@ -159,6 +146,36 @@ s_prepare_all (cab_store_t *self, cab_error_t *error)
     return CAB_OK;
 }
 
+//  The writer's counters: highest seq, event count, highest delivery id.
+//  Whoever deletes events or deliveries (retention, purge) records the
+//  highest seq / delivery id in meta ('seq_floor', 'delivery_floor'), so
+//  that neither is ever given again, even once the newest rows are gone.
+static cab_status_t
+s_read_counters (cab_store_t *self, cab_error_t *error)
+{
+    int64_t seq_floor = 0, delivery_floor = 0;
+    int rc = s_query_int (self, "SELECT coalesce (max (seq), 0) FROM events", &self->last_seq);
+    if (rc == SQLITE_OK)
+        rc = s_query_int (self, "SELECT count (*) FROM events", &self->count);
+    if (rc == SQLITE_OK)
+        rc = s_query_int (self, "SELECT coalesce (max (id), 0) FROM deliveries",
+                          &self->last_delivery);
+    if (rc == SQLITE_OK)
+        rc = s_query_int (self, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq_floor'",
+                          &seq_floor);
+    if (rc == SQLITE_OK || rc == SQLITE_DONE)
+        rc = s_query_int (self,
+                          "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'delivery_floor'",
+                          &delivery_floor);
+    if (rc != SQLITE_OK && rc != SQLITE_DONE)
+        return cabi_store_error (self->db, rc, self->path, "cannot read the last seq", error);
+    if (seq_floor > self->last_seq)
+        self->last_seq = seq_floor;
+    if (delivery_floor > self->last_delivery)
+        self->last_delivery = delivery_floor;
+    return CAB_OK;
+}
+
 static cab_store_t *
 s_new (const char *path, bool readonly, cab_store_durability_t durability, cab_error_t *error)
 {
@@ -194,21 +211,8 @@ s_new (const char *path, bool readonly, cab_store_durability_t durability, cab_e
     }
     if (status == CAB_OK)
         status = s_prepare_all (self, error);
-    if (status == CAB_OK && !readonly) {
-        int rc = s_query_int (self, "SELECT coalesce (max (seq), 0) FROM events", &self->last_seq);
-        if (rc == SQLITE_OK)
-            rc = s_query_int (self, "SELECT count (*) FROM events", &self->count);
-        //  Whoever deletes events (retention) records the highest seq it
-        //  deleted here, so that seq is never reused even in an empty store.
-        int64_t floor = 0;
-        if (rc == SQLITE_OK)
-            rc = s_query_int (
-                self, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'seq_floor'", &floor);
-        if (rc != SQLITE_OK && rc != SQLITE_DONE)
-            status = cabi_store_error (self->db, rc, self->path, "cannot read the last seq", error);
-        if (floor > self->last_seq)
-            self->last_seq = floor;
-    }
+    if (status == CAB_OK && !readonly)
+        status = s_read_counters (self, error);
     if (status != CAB_OK)
         cab_store_destroy (&self);
     return self;
@@ -239,48 +243,23 @@ cab_store_destroy (cab_store_t **self_p)
     sqlite3_finalize (self->lookup);
     sqlite3_finalize (self->get_id);
     sqlite3_finalize (self->get_seq);
+    cabi_store_finalize_stmts (self);
     sqlite3_close (self->db);
     free (self->path);
     free (self);
     *self_p = NULL;
 }
 
-//  Check a batch before anything is written.
-static cab_status_t
-s_check_items (cab_store_t *self, const cab_store_item_t *items, size_t count, cab_error_t *error)
-{
-    if (self->readonly)
-        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
-                              "store %s: opened read-only, cannot append", self->path);
-    for (size_t i = 0; i < count; i++) {
-        const cab_store_item_t *item = &items[i];
-        if (!item->id || !*item->id || !item->source || !item->detail_type || !item->text ||
-            item->length == 0)
-            return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
-                                  "store append: item %zu lacks an id, source, detail-type or text",
-                                  i);
-        if (strlen (item->id) > CAB_STORE_ID_MAX)
-            return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
-                                  "store append: item %zu: id longer than %d bytes", i,
-                                  CAB_STORE_ID_MAX);
-        if (item->length > CAB_EVENT_MAX_SIZE)
-            return cab_error_set (error, CAB_ERR_TOO_LARGE, NULL,
-                                  "store append: item %zu: %zu bytes, over the %d-byte limit", i,
-                                  item->length, CAB_EVENT_MAX_SIZE);
-    }
-    return CAB_OK;
-}
-
-static int64_t
-s_now_ms (void)
+int64_t
+cabi_store_now_ms (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-static void
-s_bind_text (sqlite3_stmt *stmt, int index, const char *text)
+void
+cabi_store_bind_text (sqlite3_stmt *stmt, int index, const char *text)
 {
     if (text)
         sqlite3_bind_text (stmt, index, text, -1, SQLITE_STATIC);
@@ -288,94 +267,47 @@ s_bind_text (sqlite3_stmt *stmt, int index, const char *text)
         sqlite3_bind_null (stmt, index);
 }
 
-//  Store one item inside the open transaction; returns the SQLite code.
-static int
-s_append_one (cab_store_t *self, cab_store_item_t *item, int64_t received_ms, int64_t *next_p)
+int
+cabi_store_begin (cab_store_t *self)
 {
-    sqlite3_stmt *insert = self->insert;
-    sqlite3_bind_int64 (insert, 1, *next_p);
-    sqlite3_bind_text (insert, 2, item->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64 (insert, 3, item->time_ms);
-    sqlite3_bind_text (insert, 4, item->source, -1, SQLITE_STATIC);
-    sqlite3_bind_text (insert, 5, item->detail_type, -1, SQLITE_STATIC);
-    s_bind_text (insert, 6, item->agent_id);
-    s_bind_text (insert, 7, item->correlation_id);
-    sqlite3_bind_int64 (insert, 8, received_ms);
-    sqlite3_bind_text64 (insert, 9, item->text, item->length, SQLITE_STATIC, SQLITE_UTF8);
-    int rc = sqlite3_step (insert);
-    sqlite3_reset (insert);
-    if (rc != SQLITE_DONE)
-        return rc;
-    if (sqlite3_changes (self->db) == 1) {
-        item->seq = (*next_p)++;
-        return SQLITE_OK;
-    }
-    //  ON CONFLICT DO NOTHING: the id is stored; report its seq.
-    sqlite3_bind_text (self->lookup, 1, item->id, -1, SQLITE_STATIC);
-    rc = sqlite3_step (self->lookup);
-    if (rc == SQLITE_ROW) {
-        item->seq = sqlite3_column_int64 (self->lookup, 0);
-        item->duplicate = true;
-        rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE)
-        rc = SQLITE_INTERNAL;
-    sqlite3_reset (self->lookup);
-    return rc;
+    int rc = sqlite3_step (self->begin);
+    sqlite3_reset (self->begin);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static void
-s_clear_items (cab_store_item_t *items, size_t count)
+int
+cabi_store_commit (cab_store_t *self)
 {
-    for (size_t i = 0; i < count; i++) {
-        items[i].seq = 0;
-        items[i].duplicate = false;
+    int rc = sqlite3_step (self->commit);
+    sqlite3_reset (self->commit);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+void
+cabi_store_rollback (cab_store_t *self)
+{
+    if (!sqlite3_get_autocommit (self->db)) {
+        sqlite3_step (self->rollback);
+        sqlite3_reset (self->rollback);
     }
+}
+
+cab_status_t
+cabi_store_unavailable (cab_store_t *self, int rc, const char *what, cab_error_t *error)
+{
+    cabi_store_error (self->db, rc, self->path, what, error);
+    if (error)
+        error->code = CAB_ERR_STORE_UNAVAILABLE;
+    return CAB_ERR_STORE_UNAVAILABLE;
 }
 
 cab_status_t
 cab_store_append (cab_store_t *self, cab_store_item_t *items, size_t count, cab_error_t *error)
 {
-    if (!self || (count && !items))
-        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "store append: no store");
-    s_clear_items (items, count);
-    cab_status_t status = s_check_items (self, items, count, error);
-    if (status != CAB_OK || count == 0)
-        return status;
-
-    int64_t received_ms = s_now_ms ();
-    int64_t next = self->last_seq + 1;
-    const char *what = "cannot begin a transaction";
-    int rc = sqlite3_step (self->begin);
-    sqlite3_reset (self->begin);
-    if (rc == SQLITE_DONE) {
-        what = "cannot write";
-        rc = SQLITE_OK;
-        for (size_t i = 0; i < count && rc == SQLITE_OK; i++)
-            rc = s_append_one (self, &items[i], received_ms, &next);
-    }
-    if (rc == SQLITE_OK) {
-        what = "cannot commit";
-        rc = sqlite3_step (self->commit);
-        sqlite3_reset (self->commit);
-        if (rc == SQLITE_DONE) {
-            self->count += next - (self->last_seq + 1);
-            self->last_seq = next - 1;
-            return CAB_OK;
-        }
-    }
-    status = cabi_store_error (self->db, rc, self->path, what, error);
-    //  Some errors (full disk, I/O) roll back by themselves; roll back the
-    //  rest, so that the next append starts clean.
-    if (!sqlite3_get_autocommit (self->db)) {
-        sqlite3_step (self->rollback);
-        sqlite3_reset (self->rollback);
-    }
-    s_clear_items (items, count);
-    //  A failed append never means a corrupt file to the caller: it
-    //  cannot commit, it may be able to later.
-    if (status == CAB_ERR_IO && error)
-        error->code = CAB_ERR_STORE_UNAVAILABLE;
-    return CAB_ERR_STORE_UNAVAILABLE;
+    cab_store_batch_t batch = {0};
+    batch.items = items;
+    batch.item_count = count;
+    return cab_store_write (self, &batch, error);
 }
 
 //  Copy a text column into a new NUL-terminated buffer.
@@ -493,9 +425,9 @@ cab_store_scan (cab_store_t *self, const cab_store_query_t *query, cab_store_fn 
     sqlite3_bind_int64 (stmt, 2, query->to_seq);
     sqlite3_bind_int64 (stmt, 3, query->from_ms);
     sqlite3_bind_int64 (stmt, 4, query->to_ms);
-    s_bind_text (stmt, 5, query->source);
-    s_bind_text (stmt, 6, query->detail_type);
-    s_bind_text (stmt, 7, query->correlation_id);
+    cabi_store_bind_text (stmt, 5, query->source);
+    cabi_store_bind_text (stmt, 6, query->detail_type);
+    cabi_store_bind_text (stmt, 7, query->correlation_id);
     sqlite3_bind_int64 (stmt, 8, query->limit ? (int64_t)query->limit : -1);
     while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
         cab_store_record_t record;

@@ -43,6 +43,19 @@ typedef enum {
     CAB_STORE_FULL = 1      //  synchronous=FULL: also survives power loss / OS crash
 } cab_store_durability_t;
 
+//  One delivery to create: an (event, rule, target) triple (see
+//  cab_store_delivery.h). The strings are borrowed for the duration of the
+//  call; id (and seq, for an item's routes) are set by the store.
+typedef struct {
+    const char *rule;           //  in: rule name (required)
+    const char *target;         //  in: target id within the rule (required)
+    const char *replay;         //  in: replay name, or NULL for a live delivery
+    int64_t seq;                //  in for cab_store_batch_t.routes (the stored event);
+                                //  out for an item's routes (the item's seq)
+    int64_t next_ms;            //  in: first attempt not before this time (0: now)
+    int64_t id;                 //  out: the new delivery id (0 when not created)
+} cab_store_route_t;
+
 //  One event to append. The inputs are borrowed for the duration of the
 //  call; the outputs are set by cab_store_append.
 typedef struct {
@@ -56,6 +69,10 @@ typedef struct {
     size_t length;              //  in: bytes of text (1 .. CAB_EVENT_MAX_SIZE)
     int64_t seq;                //  out: the stored seq (the original one for a duplicate)
     bool duplicate;             //  out: the id was already stored; nothing written
+    cab_store_route_t *routes;  //  in: deliveries to create with the event, or NULL;
+                                //  created only when the item is not a duplicate
+                                //  (a duplicate's routes get id 0). cab_store_write.
+    size_t route_count;         //  in: entries in routes
 } cab_store_item_t;
 
 //  One stored event, as a reader sees it. All pointers are borrowed and
@@ -132,7 +149,9 @@ void
 //  out of memory in SQLite; error->text says which). After
 //  CAB_ERR_STORE_UNAVAILABLE the transaction is rolled back and the handle
 //  stays usable: the next call tries again, so appends succeed again once
-//  space returns. count 0 is a no-op returning CAB_OK.
+//  space returns. count 0 is a no-op returning CAB_OK. This is
+//  cab_store_write (cab_store_delivery.h) with items only: routes set in
+//  the items are created too.
 cab_status_t
     cab_store_append (cab_store_t *self, cab_store_item_t *items, size_t count,
                       cab_error_t *error);

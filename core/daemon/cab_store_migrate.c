@@ -12,6 +12,11 @@
       2  + agent_id, correlation_id (backfilled from the text), received_ms
          (backfilled with time_ms); indexes by (source, detail_type,
          time_ms) and by correlation_id.
+      3  + deliveries (one row per event, rule and target: state PENDING /
+         DONE / DEAD, attempts, times, dead-letter queue, last error);
+         indexes: pending by next_ms, by seq, dead letters by (dlq,
+         updated_ms), DONE by updated_ms (retention), replays by (replay,
+         state) (live deliveries, replay NULL, are not in it).
     =========================================================================
 */
 #include "cab_store_migrate.h"
@@ -21,6 +26,30 @@
 #include <string.h>
 
 #define CAB_STORE_FORMAT "cabruca-store"
+
+//  The deliveries table (version 3). The writer assigns ids itself (max + 1,
+//  or past meta 'delivery_floor', which purge and sweep keep up to date),
+//  so that an id is never reused, even after the newest delivery was purged
+//  or swept: ids are shown to operators and acknowledged by agents.
+#define S_DELIVERIES_SQL                                                                           \
+    "CREATE TABLE deliveries ("                                                                    \
+    "  id INTEGER PRIMARY KEY,"                                                                    \
+    "  seq INTEGER NOT NULL,"                                                                      \
+    "  rule TEXT NOT NULL,"                                                                        \
+    "  target TEXT NOT NULL,"                                                                      \
+    "  replay TEXT,"                                                                               \
+    "  state INTEGER NOT NULL,"                                                                    \
+    "  attempts INTEGER NOT NULL,"                                                                 \
+    "  created_ms INTEGER NOT NULL,"                                                               \
+    "  next_ms INTEGER NOT NULL,"                                                                  \
+    "  updated_ms INTEGER NOT NULL,"                                                               \
+    "  dlq TEXT,"                                                                                  \
+    "  error TEXT);"                                                                               \
+    "CREATE INDEX deliveries_pending ON deliveries (state, next_ms) WHERE state = 0;"              \
+    "CREATE INDEX deliveries_seq ON deliveries (seq);"                                             \
+    "CREATE INDEX deliveries_dead ON deliveries (dlq, updated_ms) WHERE state = 2;"                \
+    "CREATE INDEX deliveries_done ON deliveries (updated_ms) WHERE state = 1;"                     \
+    "CREATE INDEX deliveries_replay ON deliveries (replay, state) WHERE replay IS NOT NULL;"
 
 //  The current schema, created in one go in an empty file.
 static const char *s_create_sql =
@@ -40,7 +69,7 @@ static const char *s_create_sql =
     "CREATE UNIQUE INDEX events_id ON events (id);"
     "CREATE INDEX events_time ON events (time_ms);"
     "CREATE INDEX events_source_type_time ON events (source, detail_type, time_ms);"
-    "CREATE INDEX events_correlation ON events (correlation_id);"
+    "CREATE INDEX events_correlation ON events (correlation_id);" S_DELIVERIES_SQL
     "INSERT INTO meta (key, value) VALUES ('format', '" CAB_STORE_FORMAT "');";
 
 //  Upgrade steps: steps[i] takes version i+1 to version i+2.
@@ -59,6 +88,8 @@ static const char *s_upgrade_sql[] = {
     "  received_ms = time_ms;"
     "CREATE INDEX events_source_type_time ON events (source, detail_type, time_ms);"
     "CREATE INDEX events_correlation ON events (correlation_id);",
+    //  2 -> 3
+    S_DELIVERIES_SQL,
 };
 _Static_assert(sizeof s_upgrade_sql / sizeof s_upgrade_sql[0] == CABI_STORE_VERSION - 1,
                "one upgrade step per older version");

@@ -15,6 +15,13 @@
     acknowledges a repeat with the original sequence number, so a broker
     restart loses nothing the client handed over.
 
+    A client also consumes: it subscribes to a queue with a delivery
+    handler, and the broker's deliveries are handed to that handler while
+    the client polls (or waits in any other call), each acknowledged or
+    refused by the handler's return value, at least once (a redelivery
+    keeps the event id). Subscriptions are sent again after a reconnection.
+    Control requests (dead letters, replay) go through the client too. See docs/protocol.md, "Consuming" and "Control".
+
     A client is not thread-safe: use it from one thread. There is no
     background thread: heartbeats and reconnection happen while the caller
     is inside a cab_client call, and a client that makes no call for longer
@@ -129,6 +136,87 @@ cab_status_t
 cab_status_t
     cab_client_status (cab_client_t *self, json_t **report_p, int timeout_ms,
                        cab_error_t *error);
+
+//  ---------------------------------------------------------------------
+//  Consuming (docs/protocol.md, "Consuming"): an agent subscribes to a
+//  named queue and the broker delivers the events routed to it, at least
+//  once. Each delivery is acknowledged (DACK) or refused (DNACK: delivered
+//  again later, with backoff) by the handler's return value. Deliveries are
+//  handled inside cab_client_poll (and inside any other call that waits:
+//  publish with a full window, flush, status, control), one at a time.
+
+//  One delivery, passed to the delivery handler. All pointers are
+//  borrowed, valid only during the call.
+typedef struct {
+    uint64_t delivery;      //  The broker's delivery id (unique; a redelivery keeps it)
+    const char *queue;      //  The queue it came from
+    int attempt;            //  1 for the first attempt, 2 for the first redelivery, ...
+    const char *text;       //  The event's JSON text (or the transformed payload when the
+                            //  rule's target has an input transformer), NUL-terminated
+    size_t size;            //  Bytes of text
+    const char *event_id;   //  The event's top-level "id", "" when the text has none;
+                            //  redeliveries and replays carry the same id: consumers
+                            //  should be idempotent by event id
+} cab_client_delivery_t;
+
+//  Return value of a delivery handler that answers later, with
+//  cab_client_settle (for work that outlasts the call).
+#define CAB_CLIENT_LATER 0x1a7e
+//  Most deliveries a client keeps unanswered after CAB_CLIENT_LATER; past
+//  it a LATER is refused at once (DNACK).
+#define CAB_CLIENT_LATER_MAX 10000
+
+//  Delivery handler: return 0 to acknowledge (DACK), CAB_CLIENT_LATER to
+//  answer later with cab_client_settle, anything else to refuse (DNACK:
+//  the broker delivers it again later). It may publish with timeout 0 but
+//  call no other waiting function of this client.
+typedef int (cab_client_deliver_fn) (cab_client_t *client, const cab_client_delivery_t *delivery,
+                                     void *arg);
+
+//  Subscribe to queue (1-64 of [A-Za-z0-9._-]) with options (borrowed, may
+//  be NULL): {"max_in_flight": 1..1000 (default 100), "pattern": {...}
+//  (also route the events matching this EventBridge pattern to the queue,
+//  for as long as the session lasts), "durable": false}. A second call for
+//  the same queue replaces its handler and options. The subscription is
+//  kept by the client and sent again after every reconnection. Waits up to
+//  timeout_ms (-1: no limit, 0: do not wait) for the broker's SUBSCRIBED.
+//  Returns CAB_OK (subscribed, or the answer is still to come with timeout
+//  0), CAB_ERR_INVALID_ARGUMENT (bad queue or options, no agent id, no
+//  handler), CAB_ERR_TIMEOUT (no answer yet: the client keeps the
+//  subscription and the broker's answer still applies), or the broker's
+//  refusal (CAB_ERR_INVALID_PATTERN with the pointer in error,
+//  CAB_ERR_INVALID_ARGUMENT, CAB_ERR_BUSY...; then the subscription is
+//  dropped), CAB_ERR_NOMEM.
+cab_status_t
+    cab_client_subscribe (cab_client_t *self, const char *queue, const json_t *options,
+                          cab_client_deliver_fn *fn, void *arg, int timeout_ms,
+                          cab_error_t *error);
+
+//  Acknowledge (ack true: DACK) or refuse (DNACK) a delivery whose handler
+//  returned CAB_CLIENT_LATER. Returns CAB_OK, or CAB_ERR_NOT_FOUND when no
+//  such delivery waits for an answer (already settled, or the session it
+//  came in has ended: the broker then delivers it again).
+cab_status_t
+    cab_client_settle (cab_client_t *self, uint64_t delivery, bool ack, cab_error_t *error);
+
+//  End the subscription to queue: the broker stops delivering and puts the
+//  deliveries this client has not acknowledged back in the queue. Returns
+//  CAB_OK, or CAB_ERR_NOT_FOUND when the client has no such subscription.
+cab_status_t
+    cab_client_unsubscribe (cab_client_t *self, const char *queue, cab_error_t *error);
+
+//  Send a control request (borrowed JSON object; docs/protocol.md,
+//  "Control": dlq-redrive, dlq-purge, replay, replay-status) and wait up to
+//  timeout_ms (-1: no limit) for the broker's answer. Needs no agent id and
+//  no session. The request is sent once (control operations are not all
+//  idempotent). Returns CAB_OK and sets *reply_p to a new reference the
+//  caller must json_decref: {"ok": true, ...} or {"ok": false, "code": N,
+//  "error": "Name", "message": "..."} (the call itself succeeded). Errors:
+//  CAB_ERR_INVALID_ARGUMENT (not an object, over 64 KiB), CAB_ERR_TIMEOUT,
+//  CAB_ERR_PROTOCOL (an unreadable reply), CAB_ERR_NOMEM.
+cab_status_t
+    cab_client_control (cab_client_t *self, const json_t *request, json_t **reply_p,
+                        int timeout_ms, cab_error_t *error);
 
 //  Return the number of events published and not yet answered.
 size_t

@@ -135,6 +135,11 @@ const char *
 const char *
     cab_event_correlation_id (cab_event_t *self);
 
+//  Return detail.causation_id, the id of the event that caused this one
+//  (see cab_event_set_cause), or NULL if absent. Borrowed.
+const char *
+    cab_event_causation_id (cab_event_t *self);
+
 //  Set detail.agent_id (non-empty UTF-8). Returns CAB_OK,
 //  CAB_ERR_INVALID_ARGUMENT, CAB_ERR_NOMEM. The setters below also return
 //  CAB_ERR_NOMEM when out of memory; each drops the event's text.
@@ -149,6 +154,16 @@ cab_status_t
 //  Set detail.schema_version. Returns CAB_OK or CAB_ERR_INVALID_ARGUMENT.
 cab_status_t
     cab_event_set_schema_version (cab_event_t *self, const char *schema_version);
+
+//  Record that `cause` (borrowed, not changed) caused this event: this
+//  event takes the cause's correlation id (or, if the cause has none, the
+//  cause's id), and detail.causation_id becomes the cause's id. An agent
+//  calls it on each event it creates while handling another, so a chain
+//  A -> B -> C shares A's correlation id and each link names the one before.
+//  Returns CAB_OK, CAB_ERR_INVALID_ARGUMENT (a NULL event, an event as its
+//  own cause, a cause without a UUID id) or CAB_ERR_NOMEM.
+cab_status_t
+    cab_event_set_cause (cab_event_t *self, const cab_event_t *cause);
 
 //  Set the account. Returns CAB_OK or CAB_ERR_INVALID_ARGUMENT.
 cab_status_t

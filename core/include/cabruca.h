@@ -21,6 +21,7 @@
 #include "cab_schema.h"
 #include "cab_pattern.h"
 #include "cab_event.h"
+#include "cab_events.h"
 #include "cab_registry.h"
 #include "cab_client.h"
 

@@ -5,6 +5,7 @@
 */
 #include "cab_client.h"
 #include "cab_proto.h"
+#include "cab_pattern_internal.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,17 @@ typedef struct {
     bool waited;                     //  A cab_client_publish_wait is waiting for it
     void *handle;                    //  Our item in the pending list
 } s_entry_t;
+
+//  A subscription, kept across sessions.
+typedef struct {
+    char queue[CABI_PROTO_QUEUE_MAX + 1];
+    char *options;  //  JSON text (owned), or NULL
+    cab_client_deliver_fn *fn;
+    void *arg;
+    int answer;  //  0: none yet in this session, 1: SUBSCRIBED, -1: refused
+    cab_error_t refusal;
+    void *handle;  //  In the subscriptions list
+} s_sub_t;
 
 struct _cab_client_t {
     char *endpoint;
@@ -50,7 +62,31 @@ struct _cab_client_t {
     cab_error_t wait_error;
     uint64_t wait_seq;
     json_t *status_reply;
+    json_t *control_reply;
+    zlistx_t *subs;   //  s_sub_t
+    zhashx_t *later;  //  Delivery id (decimal) -> "1": answered later (cab_client_settle)
 };
+
+static void
+s_sub_destroy (void **item_p)
+{
+    s_sub_t *sub = (s_sub_t *)*item_p;
+    if (sub) {
+        free (sub->options);
+        free (sub);
+        *item_p = NULL;
+    }
+}
+
+static s_sub_t *
+s_sub_find (cab_client_t *self, const char *queue)
+{
+    for (s_sub_t *sub = (s_sub_t *)zlistx_first (self->subs); sub;
+         sub = (s_sub_t *)zlistx_next (self->subs))
+        if (strcmp (sub->queue, queue) == 0)
+            return sub;
+    return NULL;
+}
 
 static void
 s_entry_destroy (void **item_p)
@@ -148,6 +184,99 @@ s_send_unsent (cab_client_t *self)
         s_send_entry (self, entry);
 }
 
+static void
+s_send_subscribe (cab_client_t *self, s_sub_t *sub)
+{
+    sub->answer = 0;
+    if (!self->welcomed)
+        return;  //  Sent when the session opens
+    zmsg_t *msg = cabi_proto_new_subscribe (CABI_PROTO_SUBSCRIBE, sub->queue, sub->options);
+    s_send (self, &msg);
+}
+
+//  The top-level "id" of an event's text into buffer ("" if none).
+static void
+s_event_id (const char *text, size_t size, char *buffer, size_t capacity)
+{
+    buffer[0] = 0;
+    cabi_scan_t scan;
+    cabi_scan_init (&scan, text, size, 64);
+    if (cabi_scan_next (&scan) == CABI_TOK_OBJECT) {
+        cabi_tok_t token;
+        while ((token = cabi_scan_next (&scan)) == CABI_TOK_KEY) {
+            bool is_id = scan.len == 2 && memcmp (scan.str, "id", 2) == 0;
+            token = cabi_scan_next (&scan);
+            if (is_id && token == CABI_TOK_STRING) {
+                snprintf (buffer, capacity, "%.*s", (int)scan.len, scan.str);
+                break;
+            }
+            if (!cabi_scan_skip (&scan, token))
+                break;
+        }
+    }
+    cabi_scan_fini (&scan);
+}
+
+//  A DELIVER: to the queue's handler, answered with DACK or DNACK.
+static void
+s_on_deliver (cab_client_t *self, const cabi_proto_t *msg)
+{
+    s_sub_t *sub = s_sub_find (self, msg->queue);
+    int refused = 1;
+    const char *reason = "not subscribed to this queue";
+    if (sub && sub->fn) {
+        //  The handler gets a terminated copy (the frame is not terminated).
+        char *text = (char *)malloc (msg->body_size + 1);
+        if (!text)
+            reason = "out of memory";
+        else {
+            memcpy (text, msg->body, msg->body_size);
+            text[msg->body_size] = 0;
+            char id[CABI_PROTO_ID_MAX + 1];
+            s_event_id (text, msg->body_size, id, sizeof id);
+            cab_client_delivery_t delivery = {msg->delivery, msg->queue,     msg->attempt,
+                                              text,          msg->body_size, id};
+            refused = sub->fn (self, &delivery, sub->arg);
+            reason = "refused by the consumer";
+            free (text);
+            if (refused == CAB_CLIENT_LATER) {
+                char key[24];
+                snprintf (key, sizeof key, "%" PRIu64, msg->delivery);
+                if (zhashx_size (self->later) < CAB_CLIENT_LATER_MAX &&
+                    zhashx_insert (self->later, key, (void *)"1") == 0)
+                    return;  //  cab_client_settle answers
+                if (zhashx_lookup (self->later, key))
+                    return;  //  Delivered again while it waits: still one answer
+                reason = "too many deliveries waiting for an answer";
+            }
+        }
+    }
+    zmsg_t *reply = cabi_proto_new_dack (refused ? CABI_PROTO_DNACK : CABI_PROTO_DACK,
+                                         msg->delivery, refused ? reason : NULL);
+    s_send (self, &reply);
+}
+
+static void
+s_on_subscribed (cab_client_t *self, const cabi_proto_t *msg)
+{
+    s_sub_t *sub = s_sub_find (self, msg->queue);
+    if (!sub)
+        return;
+    json_t *answer = json_loadb (msg->body, msg->body_size, 0, NULL);
+    json_t *ok = json_object_get (answer, "ok");
+    if (ok && !json_is_true (ok)) {
+        json_int_t code = json_integer_value (json_object_get (answer, "code"));
+        const char *path = json_string_value (json_object_get (answer, "path"));
+        const char *text = json_string_value (json_object_get (answer, "message"));
+        cab_error_set (&sub->refusal,
+                       code > 0 && code < 65536 ? (cab_status_t)code : CAB_ERR_PROTOCOL, path, "%s",
+                       text ? text : "subscription refused");
+        sub->answer = -1;
+    } else
+        sub->answer = 1;
+    json_decref (answer);
+}
+
 //  Finish an entry with a result: to the waiter or to the handler.
 static void
 s_resolve (cab_client_t *self, s_entry_t *entry, const cabi_proto_t *reply)
@@ -204,6 +333,11 @@ s_on_welcome (cab_client_t *self, const cabi_proto_t *msg)
         self->unsent++;
     }
     s_send_unsent (self);
+    //  The broker gave the last session's unanswered deliveries to others.
+    zhashx_purge (self->later);
+    for (s_sub_t *sub = (s_sub_t *)zlistx_first (self->subs); sub;
+         sub = (s_sub_t *)zlistx_next (self->subs))
+        s_send_subscribe (self, sub);
 }
 
 static void
@@ -247,6 +381,18 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
         case CABI_PROTO_STATUS_REPLY:
             json_decref (self->status_reply);
             self->status_reply = json_loadb (reply.body, reply.body_size, 0, NULL);
+            break;
+        case CABI_PROTO_CONTROL_REPLY:
+            json_decref (self->control_reply);
+            self->control_reply = json_loadb (reply.body, reply.body_size, 0, NULL);
+            if (!self->control_reply)
+                self->control_reply = json_null ();  //  Unreadable: the caller says so
+            break;
+        case CABI_PROTO_SUBSCRIBED:
+            s_on_subscribed (self, &reply);
+            break;
+        case CABI_PROTO_DELIVER:
+            s_on_deliver (self, &reply);
             break;
         default:
             break;
@@ -346,12 +492,15 @@ cab_client_new (const char *endpoint, const char *agent_id, cab_error_t *error)
     self->endpoint = strdup (endpoint);
     self->pending = zlistx_new ();
     self->by_tag = zhashx_new ();
-    if (!self->endpoint || !self->pending || !self->by_tag) {
+    self->subs = zlistx_new ();
+    self->later = zhashx_new ();
+    if (!self->endpoint || !self->pending || !self->by_tag || !self->subs || !self->later) {
         cab_client_destroy (&self);
         cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
         return NULL;
     }
     zlistx_set_destructor (self->pending, s_entry_destroy);
+    zlistx_set_destructor (self->subs, s_sub_destroy);
     self->window = CAB_CLIENT_DEFAULT_WINDOW;
     self->heartbeat_ms = S_HEARTBEAT_MS;
     self->timeout_ms = S_TIMEOUT_MS;
@@ -381,7 +530,10 @@ cab_client_destroy (cab_client_t **self_p)
     zsock_destroy (&self->dealer);
     zhashx_destroy (&self->by_tag);
     zlistx_destroy (&self->pending);
+    zlistx_destroy (&self->subs);
+    zhashx_destroy (&self->later);
     json_decref (self->status_reply);
+    json_decref (self->control_reply);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -591,4 +743,149 @@ cab_client_sessions (cab_client_t *self)
 {
     assert (self);
     return self->sessions;
+}
+
+cab_status_t
+cab_client_subscribe (cab_client_t *self, const char *queue, const json_t *options,
+                      cab_client_deliver_fn *fn, void *arg, int timeout_ms, cab_error_t *error)
+{
+    assert (self);
+    if (!self->agent_id[0])
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "a client without an agent id cannot subscribe");
+    if (!cabi_proto_queue_valid (queue))
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "queue '%s' is not 1-64 of [A-Za-z0-9._-]", queue ? queue : "");
+    if (!fn)
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "no delivery handler");
+    if (options && !json_is_object (options))
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "subscription options must be a JSON object");
+    char *text = options ? json_dumps (options, JSON_COMPACT) : NULL;
+    if (options && !text)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    if (text && strlen (text) > CABI_PROTO_JSON_MAX) {
+        free (text);
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "subscription options over %d bytes", CABI_PROTO_JSON_MAX);
+    }
+    s_sub_t *sub = s_sub_find (self, queue);
+    if (!sub) {
+        sub = (s_sub_t *)calloc (1, sizeof *sub);
+        if (!sub || !(sub->handle = zlistx_add_end (self->subs, sub))) {
+            free (sub);
+            free (text);
+            return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        }
+        snprintf (sub->queue, sizeof sub->queue, "%s", queue);
+    }
+    free (sub->options);
+    sub->options = text;
+    sub->fn = fn;
+    sub->arg = arg;
+    s_send_subscribe (self, sub);
+    if (timeout_ms == 0)
+        return CAB_OK;
+    int64_t deadline = s_deadline (timeout_ms);
+    while (sub->answer == 0) {
+        if (zclock_mono () >= deadline)
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL,
+                                  "no answer to SUBSCRIBE %s from the broker at %s", queue,
+                                  self->endpoint);
+        s_pump (self, deadline);
+    }
+    if (sub->answer > 0)
+        return CAB_OK;
+    cab_status_t code = sub->refusal.code;
+    if (error)
+        *error = sub->refusal;
+    void *item = zlistx_detach (self->subs, sub->handle);
+    s_sub_destroy (&item);
+    return code;
+}
+
+cab_status_t
+cab_client_settle (cab_client_t *self, uint64_t delivery, bool ack, cab_error_t *error)
+{
+    assert (self);
+    char key[24];
+    snprintf (key, sizeof key, "%" PRIu64, delivery);
+    if (!zhashx_lookup (self->later, key))
+        return cab_error_set (error, CAB_ERR_NOT_FOUND, NULL,
+                              "delivery %s does not wait for an answer", key);
+    zhashx_delete (self->later, key);
+    zmsg_t *msg = cabi_proto_new_dack (ack ? CABI_PROTO_DACK : CABI_PROTO_DNACK, delivery,
+                                       ack ? NULL : "refused by the consumer");
+    s_send (self, &msg);
+    return CAB_OK;
+}
+
+cab_status_t
+cab_client_unsubscribe (cab_client_t *self, const char *queue, cab_error_t *error)
+{
+    assert (self);
+    s_sub_t *sub = queue ? s_sub_find (self, queue) : NULL;
+    if (!sub)
+        return cab_error_set (error, CAB_ERR_NOT_FOUND, NULL, "not subscribed to '%s'",
+                              queue ? queue : "");
+    if (self->welcomed) {
+        zmsg_t *msg = cabi_proto_new_unsubscribe (sub->queue);
+        s_send (self, &msg);
+    }
+    void *item = zlistx_detach (self->subs, sub->handle);
+    s_sub_destroy (&item);
+    return CAB_OK;
+}
+
+cab_status_t
+cab_client_control (cab_client_t *self, const json_t *request, json_t **reply_p, int timeout_ms,
+                    cab_error_t *error)
+{
+    assert (self);
+    assert (reply_p);
+    *reply_p = NULL;
+    if (!json_is_object (request))
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "a control request is a JSON object");
+    char *text = json_dumps (request, JSON_COMPACT);
+    if (!text)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    if (strlen (text) > CABI_PROTO_JSON_MAX) {
+        free (text);
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "control request over %d bytes", CABI_PROTO_JSON_MAX);
+    }
+    json_decref (self->control_reply);
+    self->control_reply = NULL;
+    zmsg_t *msg = cabi_proto_new_json (CABI_PROTO_CONTROL, text);
+    free (text);
+    if (!msg)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    //  Sent once; ZeroMQ keeps it until the connection is up.
+    int64_t deadline = s_deadline (timeout_ms);
+    bool sent = false;
+    while (!self->control_reply) {
+        if (!sent && self->dealer) {
+            sent = zmsg_send (&msg, self->dealer) == 0;
+            if (!sent && zclock_mono () + S_BUSY_RETRY_MS < deadline)
+                zclock_sleep (S_BUSY_RETRY_MS);
+        }
+        if (zclock_mono () >= deadline) {
+            zmsg_destroy (&msg);
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL,
+                                  "no answer to the control request from the broker at %s",
+                                  self->endpoint);
+        }
+        if (sent)
+            s_pump (self, deadline);
+    }
+    zmsg_destroy (&msg);
+    if (!json_is_object (self->control_reply)) {
+        json_decref (self->control_reply);
+        self->control_reply = NULL;
+        return cab_error_set (error, CAB_ERR_PROTOCOL, NULL, "unreadable CONTROL-REPLY");
+    }
+    *reply_p = self->control_reply;
+    self->control_reply = NULL;
+    return CAB_OK;
 }

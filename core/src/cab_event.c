@@ -433,6 +433,12 @@ cabi_event_envelope_checked (cab_event_t *self)
     return self && self->checked;
 }
 
+bool
+cabi_utf8_valid (const char *text)
+{
+    return text && s_utf8_ok (text);
+}
+
 //  ---------------------------------------------------------------------
 //  Text and accessors
 
@@ -527,6 +533,12 @@ const char *
 cab_event_correlation_id (cab_event_t *self)
 {
     return s_detail_member (self, "correlation_id");
+}
+
+const char *
+cab_event_causation_id (cab_event_t *self)
+{
+    return s_detail_member (self, "causation_id");
 }
 
 //  ---------------------------------------------------------------------
@@ -630,4 +642,35 @@ cab_event_update_detail_new (cab_event_t *self, json_t *fields)
     json_decref (fields);
     s_touch (self);
     return rc ? CAB_ERR_NOMEM : CAB_OK;
+}
+
+cab_status_t
+cab_event_set_cause (cab_event_t *self, const cab_event_t *cause)
+{
+    if (!self || !cause || self == cause)
+        return CAB_ERR_INVALID_ARGUMENT;
+    const char *cause_id = s_member (cause->document, "id");
+    const char *correlation_id =
+        s_member (json_object_get (cause->document, "detail"), "correlation_id");
+    //  A cause without a usable correlation id starts the chain itself.
+    if (!cab_uuid_valid (correlation_id))
+        correlation_id = cause_id;
+    if (!cab_uuid_valid (cause_id) || !json_is_object (s_detail_object (self)))
+        return CAB_ERR_INVALID_ARGUMENT;
+    json_t *correlation = json_string (correlation_id);
+    json_t *causation = json_string (cause_id);
+    if (!correlation || !causation) {
+        json_decref (correlation);
+        json_decref (causation);
+        return CAB_ERR_NOMEM;
+    }
+    json_t *detail = s_detail_object (self);
+    s_touch (self);
+    //  The causation id first: if the second step fails, the event still
+    //  names its own chain, only not the link.
+    if (json_object_set_new (detail, "causation_id", causation)) {
+        json_decref (correlation);
+        return CAB_ERR_NOMEM;
+    }
+    return json_object_set_new (detail, "correlation_id", correlation) ? CAB_ERR_NOMEM : CAB_OK;
 }

@@ -15,4 +15,9 @@
 bool
     cabi_event_envelope_checked (cab_event_t *self);
 
+//  True when a NUL-terminated string is well-formed UTF-8 (RFC 3629: no
+//  overlong forms, no surrogates, nothing past U+10FFFF).
+bool
+    cabi_utf8_valid (const char *text);
+
 #endif

@@ -7,6 +7,9 @@
     =========================================================================
 */
 #include "cab_pattern_internal.h"
+#include "cab_jsonscan.h"
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -469,4 +472,228 @@ cabi_scan_skip (cabi_scan_t *scan, cabi_tok_t first)
         if ((tok == CABI_TOK_OBJECT_END || tok == CABI_TOK_ARRAY_END) && scan->depth == target)
             return true;
     }
+}
+
+//  ---------------------------------------------------------------------
+//  A jansson document built from the scanner's tokens
+
+//  jansson's own parser drops some allocation failures: a string or number
+//  it cannot save is cut short or reported as a syntax error (jansson issue
+//  #362). This builder reports every failure as CAB_ERR_NOMEM and otherwise
+//  accepts and refuses what json_loadb does (integers and reals as jansson
+//  tells them apart; no NUL in strings), but nests at most
+//  CAB_PATTERN_DEPTH_MAX deep.
+
+typedef struct {
+    cab_status_t code;
+    const char *reason;
+    size_t pos;
+} s_build_t;
+
+static json_t *
+s_build_fail (s_build_t *build, cab_status_t code, const char *reason, size_t pos)
+{
+    if (build->code == CAB_OK) {
+        build->code = code;
+        build->reason = reason;
+        build->pos = pos;
+    }
+    return NULL;
+}
+
+//  A number token as jansson reads it: an integer unless it has a fraction
+//  or an exponent; overflow is an error, underflow is not.
+static json_t *
+s_build_number (s_build_t *build, const char *str, size_t len, size_t pos)
+{
+    char small[128];
+    char *text = len < sizeof small ? small : (char *)malloc (len + 1);
+    if (!text)
+        return s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
+    memcpy (text, str, len);
+    text[len] = 0;
+    json_t *value = NULL;
+    errno = 0;
+    if (!strpbrk (text, ".eE")) {
+        long long integer = strtoll (text, NULL, 10);
+        if (errno == ERANGE)
+            s_build_fail (build, CAB_ERR_INVALID_JSON,
+                          integer < 0 ? "too big negative integer" : "too big integer", pos);
+        else if (!(value = json_integer ((json_int_t)integer)))
+            s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
+    } else {
+        double real = strtod (text, NULL);
+        if (errno == ERANGE && (real == HUGE_VAL || real == -HUGE_VAL))
+            s_build_fail (build, CAB_ERR_INVALID_JSON, "real number overflow", pos);
+        else if (!(value = json_real (real)))
+            s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
+    }
+    if (text != small)
+        free (text);
+    return value;
+}
+
+//  Build the document; NULL with build filled on error.
+static json_t *
+s_build (cabi_scan_t *scan, size_t flags, s_build_t *build)
+{
+    json_t *container[CAB_PATTERN_DEPTH_MAX + 1];
+    char *key[CAB_PATTERN_DEPTH_MAX + 1];
+    size_t key_length[CAB_PATTERN_DEPTH_MAX + 1];
+    int depth = 0;
+    json_t *root = NULL;
+    bool first = true;
+    while (build->code == CAB_OK) {
+        size_t pos = scan->pos;
+        cabi_tok_t token = cabi_scan_next (scan);
+        json_t *value = NULL;
+        if (token == CABI_TOK_END)
+            break;
+        if (first && !(flags & JSON_DECODE_ANY) && token != CABI_TOK_OBJECT &&
+            token != CABI_TOK_ARRAY && token != CABI_TOK_ERROR) {
+            s_build_fail (build, CAB_ERR_INVALID_JSON, "'[' or '{' expected", pos);
+            break;
+        }
+        first = false;
+        switch (token) {
+            case CABI_TOK_ERROR:
+                s_build_fail (build, scan->code ? scan->code : CAB_ERR_INVALID_JSON,
+                              scan->reason[0] ? scan->reason : "not valid JSON", scan->pos);
+                continue;
+            case CABI_TOK_OBJECT_END:
+            case CABI_TOK_ARRAY_END:
+                depth--;
+                continue;
+            case CABI_TOK_KEY:
+                if (memchr (scan->str, 0, scan->len)) {
+                    s_build_fail (build, CAB_ERR_INVALID_JSON,
+                                  "NUL byte in object key not supported", pos);
+                    continue;
+                }
+                if ((flags & JSON_REJECT_DUPLICATES) &&
+                    json_object_getn (container[depth - 1], scan->str, scan->len)) {
+                    s_build_fail (build, CAB_ERR_INVALID_JSON, "duplicate object key", pos);
+                    continue;
+                }
+                key[depth - 1] = (char *)malloc (scan->len + 1);
+                if (!key[depth - 1]) {
+                    s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
+                    continue;
+                }
+                memcpy (key[depth - 1], scan->str, scan->len);
+                key[depth - 1][scan->len] = 0;
+                key_length[depth - 1] = scan->len;
+                continue;
+            case CABI_TOK_OBJECT:
+                value = json_object ();
+                break;
+            case CABI_TOK_ARRAY:
+                value = json_array ();
+                break;
+            case CABI_TOK_STRING:
+                if (memchr (scan->str, 0, scan->len)) {
+                    s_build_fail (build, CAB_ERR_INVALID_JSON,
+                                  "\\u0000 is not allowed without JSON_ALLOW_NUL", pos);
+                    continue;
+                }
+                value = json_stringn_nocheck (scan->str, scan->len);
+                break;
+            case CABI_TOK_NUMBER:
+                if (!(value = s_build_number (build, scan->str, scan->len, pos)))
+                    continue;
+                break;
+            case CABI_TOK_TRUE:
+                value = json_true ();
+                break;
+            case CABI_TOK_FALSE:
+                value = json_false ();
+                break;
+            default:
+                value = json_null ();
+                break;
+        }
+        if (!value) {
+            s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
+            continue;
+        }
+        bool nests = json_is_object (value) || json_is_array (value);
+        if (depth == 0)
+            root = value;
+        else if (json_is_object (container[depth - 1])) {
+            //  Steals value, even on failure.
+            int rc = json_object_setn_new_nocheck (container[depth - 1], key[depth - 1],
+                                                   key_length[depth - 1], value);
+            free (key[depth - 1]);
+            key[depth - 1] = NULL;
+            if (rc) {
+                s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
+                continue;
+            }
+        } else if (json_array_append_new (container[depth - 1], value)) {
+            s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
+            continue;
+        }
+        if (nests) {
+            key[depth] = NULL;
+            container[depth++] = value;
+        }
+    }
+    //  Keys read but not yet used (an error came before their value).
+    for (int level = 0; level < depth; level++)
+        if (json_is_object (container[level]))
+            free (key[level]);
+    if (build->code != CAB_OK) {
+        json_decref (root);
+        return NULL;
+    }
+    return root;
+}
+
+json_t *
+cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
+                 cab_error_t *error)
+{
+    cabi_scan_t scan;
+    cabi_scan_init (&scan, text, length, CAB_PATTERN_DEPTH_MAX);
+    s_build_t build = {CAB_OK, NULL, 0};
+    json_t *document = s_build (&scan, flags, &build);
+    cabi_scan_fini (&scan);
+    if (document)
+        return document;
+    if (build.code == CAB_ERR_NOMEM) {
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory parsing %s",
+                       what ? what : "JSON");
+        return NULL;
+    }
+    //  Line and column (1-based, in bytes) as jansson gives them.
+    size_t line = 1, column = 0;
+    for (size_t index = 0; index < build.pos && index < length; index++) {
+        column++;
+        if (text[index] == '\n') {
+            line++;
+            column = 0;
+        }
+    }
+    cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s%s%zu:%zu: %s", what ? what : "",
+                   what ? ":" : "", line, column + 1, build.reason);
+    return NULL;
+}
+
+char *
+cabi_json_dumps (const json_t *json, size_t flags, size_t *length_p)
+{
+    //  json_dumpb into a buffer of the right size never allocates for the
+    //  text itself, so nothing can be dropped on the way.
+    size_t size = json_dumpb (json, NULL, 0, flags);
+    char *buffer = size ? (char *)malloc (size + 1) : NULL;
+    if (buffer && json_dumpb (json, buffer, size, flags) != size) {
+        free (buffer);
+        buffer = NULL;
+    }
+    if (buffer) {
+        buffer[size] = 0;
+        if (length_p)
+            *length_p = size;
+    }
+    return buffer;
 }

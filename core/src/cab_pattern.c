@@ -259,12 +259,14 @@ s_field_id (cab_ruleset_t *self, const char *path, size_t len)
         return -2;
     self->fields = fields;
     memset (&fields[self->nfields], 0, sizeof *fields);
-    slot->value = (int)self->nfields++;
-    //  Every dot-prefix leads towards it.
+    int id = (int)self->nfields++;
+    slot->value = id;
+    //  Every dot-prefix leads towards it. (Putting them may grow the map:
+    //  slot is not valid after this loop.)
     for (size_t i = 0; i < len; i++)
         if (path[i] == '.' && !s_map_put (&self->paths, path, i))
             return -2;
-    return slot->value;
+    return id;
 }
 
 static bool

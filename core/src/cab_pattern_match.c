@@ -16,13 +16,10 @@ static void
 s_hit (cab_ruleset_t *self, int clause, int node)
 {
     const uint32_t gen = self->gen;
-    bool first = false;
-    if (self->clause_gen[clause] != gen) {
-        self->clause_gen[clause] = gen;
-        self->clause_head[clause] = -1;
-        first = true;
-    } else if (self->hits[self->clause_head[clause]].node == node)
+    bool first = self->clause_gen[clause] != gen;
+    if (!first && self->hits[self->clause_head[clause]].node == node)
         return;  //  the same value again, through another matcher
+    //  Grow before marking the clause: a clause marked has a hit.
     if (self->nhits == self->hits_cap) {
         size_t cap = self->hits_cap ? self->hits_cap * 2 : 256;
         cabi_hit_t *hits = realloc (self->hits, cap * sizeof *hits);
@@ -32,6 +29,10 @@ s_hit (cab_ruleset_t *self, int clause, int node)
         }
         self->hits = hits;
         self->hits_cap = cap;
+    }
+    if (first) {
+        self->clause_gen[clause] = gen;
+        self->clause_head[clause] = -1;
     }
     self->hits[self->nhits].node = node;
     self->hits[self->nhits].next = self->clause_head[clause];

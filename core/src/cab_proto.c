@@ -13,9 +13,25 @@ typedef struct {
 
 //  Indexed by cabi_proto_command_t.
 static const s_grammar_t s_grammar[CABI_PROTO_COUNT_] = {
-    {"?", 0, 0},    {"HELLO", 1, 2},     {"WELCOME", 1, 1}, {"PUBLISH", 2, 2},      {"ACK", 4, 4},
-    {"NACK", 5, 5}, {"HEARTBEAT", 0, 0}, {"STATUS", 0, 0},  {"STATUS-REPLY", 1, 1}, {"ERROR", 3, 3},
+    {"?", 0, 0},
+    {"HELLO", 1, 2},
+    {"WELCOME", 1, 1},
+    {"PUBLISH", 2, 2},
+    {"ACK", 4, 4},
+    {"NACK", 5, 5},
+    {"HEARTBEAT", 0, 0},
+    {"STATUS", 0, 0},
+    {"STATUS-REPLY", 1, 1},
+    {"ERROR", 3, 3},
     {"BYE", 0, 0},
+    {"SUBSCRIBE", 1, 2},
+    {"UNSUBSCRIBE", 1, 1},
+    {"DACK", 1, 1},
+    {"DNACK", 1, 2},
+    {"SUBSCRIBED", 2, 2},
+    {"DELIVER", 4, 4},
+    {"CONTROL", 1, 1},
+    {"CONTROL-REPLY", 1, 1},
 };
 
 const char *
@@ -70,6 +86,13 @@ cabi_proto_agent_id_valid (const char *text)
 {
     return text &&
            s_token_valid ((const unsigned char *)text, strlen (text), CABI_PROTO_AGENT_MAX, "-_.");
+}
+
+bool
+cabi_proto_queue_valid (const char *text)
+{
+    return text &&
+           s_token_valid ((const unsigned char *)text, strlen (text), CABI_PROTO_QUEUE_MAX, "-_.");
 }
 
 //  Copy a free-text frame, truncating to the buffer; NUL bytes are refused.
@@ -165,7 +188,33 @@ s_decode_args (zframe_t **args, int count, cabi_proto_t *out, cab_error_t *error
             return CAB_OK;
         case CABI_PROTO_WELCOME:
         case CABI_PROTO_STATUS_REPLY:
+        case CABI_PROTO_CONTROL:
+        case CABI_PROTO_CONTROL_REPLY:
             return s_decode_body (args[0], out, CABI_PROTO_JSON_MAX, error);
+        case CABI_PROTO_SUBSCRIBE:
+        case CABI_PROTO_UNSUBSCRIBE:
+        case CABI_PROTO_SUBSCRIBED:
+            if (!s_copy_token (args[0], out->queue, CABI_PROTO_QUEUE_MAX, "-_."))
+                return s_bad (error, out, "queue must be 1-64 of [A-Za-z0-9._-]");
+            if (count == 2)
+                return s_decode_body (args[1], out, CABI_PROTO_JSON_MAX, error);
+            return CAB_OK;
+        case CABI_PROTO_DACK:
+        case CABI_PROTO_DNACK:
+        case CABI_PROTO_DELIVER:
+            if (!s_parse_number (args[0], 20, &out->delivery) || out->delivery == 0)
+                return s_bad (error, out, "delivery id must be a positive decimal");
+            if (out->command == CABI_PROTO_DNACK && count == 2 &&
+                !s_copy_text (args[1], out->text, sizeof out->text))
+                return s_bad (error, out, "malformed text");
+            if (out->command != CABI_PROTO_DELIVER)
+                return CAB_OK;
+            if (!s_copy_token (args[1], out->queue, CABI_PROTO_QUEUE_MAX, "-_."))
+                return s_bad (error, out, "queue must be 1-64 of [A-Za-z0-9._-]");
+            if (!s_parse_number (args[2], 3, &number) || number == 0)
+                return s_bad (error, out, "attempt must be a decimal from 1 to 999");
+            out->attempt = (int)number;
+            return s_decode_body (args[3], out, CAB_EVENT_MAX_SIZE, error);
         case CABI_PROTO_PUBLISH:
             return s_decode_body (args[1], out, CAB_EVENT_MAX_SIZE, error);
         case CABI_PROTO_ACK:
@@ -271,7 +320,30 @@ cabi_proto_encode (const cabi_proto_t *in)
             break;
         case CABI_PROTO_WELCOME:
         case CABI_PROTO_STATUS_REPLY:
+        case CABI_PROTO_CONTROL:
+        case CABI_PROTO_CONTROL_REPLY:
             rc |= zmsg_addmem (msg, in->body, in->body_size);
+            break;
+        case CABI_PROTO_SUBSCRIBE:
+        case CABI_PROTO_UNSUBSCRIBE:
+        case CABI_PROTO_SUBSCRIBED:
+            rc |= s_add_string (msg, in->queue);
+            if (in->body && in->command != CABI_PROTO_UNSUBSCRIBE)
+                rc |= zmsg_addmem (msg, in->body, in->body_size);
+            break;
+        case CABI_PROTO_DACK:
+        case CABI_PROTO_DNACK:
+        case CABI_PROTO_DELIVER:
+            snprintf (number, sizeof number, "%" PRIu64, in->delivery);
+            rc |= s_add_string (msg, number);
+            if (in->command == CABI_PROTO_DNACK && in->text[0])
+                rc |= s_add_string (msg, in->text);
+            if (in->command == CABI_PROTO_DELIVER) {
+                rc |= s_add_string (msg, in->queue);
+                snprintf (number, sizeof number, "%d", in->attempt);
+                rc |= s_add_string (msg, number);
+                rc |= zmsg_addmem (msg, in->body, in->body_size);
+            }
             break;
         case CABI_PROTO_ACK:
             rc |= s_add_string (msg, in->tag);
@@ -364,5 +436,44 @@ zmsg_t *
 cabi_proto_new_json (cabi_proto_command_t command, const char *json)
 {
     cabi_proto_t msg = {.command = command, .body = json, .body_size = strlen (json)};
+    return cabi_proto_encode (&msg);
+}
+
+zmsg_t *
+cabi_proto_new_subscribe (cabi_proto_command_t command, const char *queue, const char *options_json)
+{
+    cabi_proto_t msg = {.command = command};
+    s_set (msg.queue, sizeof msg.queue, queue);
+    if (options_json) {
+        msg.body = options_json;
+        msg.body_size = strlen (options_json);
+    }
+    return cabi_proto_encode (&msg);
+}
+
+zmsg_t *
+cabi_proto_new_unsubscribe (const char *queue)
+{
+    return cabi_proto_new_subscribe (CABI_PROTO_UNSUBSCRIBE, queue, NULL);
+}
+
+zmsg_t *
+cabi_proto_new_dack (cabi_proto_command_t command, uint64_t delivery, const char *text)
+{
+    cabi_proto_t msg = {.command = command, .delivery = delivery};
+    s_set (msg.text, sizeof msg.text, text);
+    return cabi_proto_encode (&msg);
+}
+
+zmsg_t *
+cabi_proto_new_deliver (uint64_t delivery, const char *queue, int attempt, const char *event,
+                        size_t size)
+{
+    cabi_proto_t msg = {.command = CABI_PROTO_DELIVER,
+                        .delivery = delivery,
+                        .attempt = attempt,
+                        .body = event,
+                        .body_size = size};
+    s_set (msg.queue, sizeof msg.queue, queue);
     return cabi_proto_encode (&msg);
 }

@@ -28,6 +28,7 @@
 #define CABI_PROTO_TAG_MAX   64
 #define CABI_PROTO_AGENT_MAX 64
 #define CABI_PROTO_ID_MAX    64
+#define CABI_PROTO_QUEUE_MAX 64
 //  Largest JSON body other than an event (HELLO options, WELCOME, STATUS).
 #define CABI_PROTO_JSON_MAX  (64 * 1024)
 //  Largest number of frames in a message (after the routing id).
@@ -45,6 +46,14 @@ typedef enum {
     CABI_PROTO_STATUS_REPLY,
     CABI_PROTO_ERROR,
     CABI_PROTO_BYE,
+    CABI_PROTO_SUBSCRIBE,           //  Consuming (docs/protocol.md, "Consuming")
+    CABI_PROTO_UNSUBSCRIBE,
+    CABI_PROTO_DACK,
+    CABI_PROTO_DNACK,
+    CABI_PROTO_SUBSCRIBED,
+    CABI_PROTO_DELIVER,
+    CABI_PROTO_CONTROL,             //  Control (docs/protocol.md, "Control")
+    CABI_PROTO_CONTROL_REPLY,
     CABI_PROTO_COUNT_
 } cabi_proto_command_t;
 
@@ -61,9 +70,12 @@ typedef struct {
     bool duplicate;                             //  ACK: "duplicate"
     cab_status_t code;                          //  NACK, ERROR
     char path [CAB_ERROR_PATH_MAX];             //  NACK
-    char text [CAB_ERROR_TEXT_MAX];             //  NACK, ERROR
-    const char *body;                           //  PUBLISH event, JSON bodies
-    size_t body_size;
+    char text [CAB_ERROR_TEXT_MAX];             //  NACK, ERROR, DNACK
+    char queue [CABI_PROTO_QUEUE_MAX + 1];      //  (UN)SUBSCRIBE(D), DELIVER
+    uint64_t delivery;                          //  DACK, DNACK, DELIVER
+    int attempt;                                //  DELIVER: 1 for the first
+    const char *body;                           //  PUBLISH and DELIVER event, JSON
+    size_t body_size;                           //  bodies (NULL: SUBSCRIBE without)
 } cabi_proto_t;
 
 //  Return the command's name on the wire ("PUBLISH"), or "?" if unknown.
@@ -73,6 +85,10 @@ const char *
 //  True when text is a valid agent id: 1-64 of [A-Za-z0-9._-].
 bool
     cabi_proto_agent_id_valid (const char *text);
+
+//  True when text is a valid queue name: 1-64 of [A-Za-z0-9._-].
+bool
+    cabi_proto_queue_valid (const char *text);
 
 //  Decode a message (borrowed; the routing id, if any, already popped)
 //  into *out. Returns CAB_OK, or CAB_ERR_UNSUPPORTED_VERSION (another
@@ -103,5 +119,17 @@ zmsg_t *
     cabi_proto_new_error (cab_status_t code, const char *text);
 zmsg_t *
     cabi_proto_new_json (cabi_proto_command_t command, const char *json);
+//  SUBSCRIBE and SUBSCRIBED (options_json may be NULL for SUBSCRIBE).
+zmsg_t *
+    cabi_proto_new_subscribe (cabi_proto_command_t command, const char *queue,
+                              const char *options_json);
+zmsg_t *
+    cabi_proto_new_unsubscribe (const char *queue);
+//  DACK, or DNACK with a reason (text may be NULL: no frame).
+zmsg_t *
+    cabi_proto_new_dack (cabi_proto_command_t command, uint64_t delivery, const char *text);
+zmsg_t *
+    cabi_proto_new_deliver (uint64_t delivery, const char *queue, int attempt, const char *event,
+                            size_t size);
 
 #endif

@@ -9,6 +9,7 @@
 */
 #include "cabruca.h"
 #include "cab_event_internal.h"
+#include "cab_jsonscan.h"
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -197,7 +198,8 @@ s_read_json (const char *path, cab_error_t *error)
 {
     FILE *file = fopen (path, "rb");
     if (!file) {
-        cab_error_set (error, CAB_ERR_IO, NULL, "cannot open %s: %s", path, strerror (errno));
+        cab_error_set (error, errno == ENOMEM ? CAB_ERR_NOMEM : CAB_ERR_IO, NULL,
+                       "cannot open %s: %s", path, strerror (errno));
         return NULL;
     }
     struct stat info;
@@ -226,12 +228,8 @@ s_read_json (const char *path, cab_error_t *error)
         cab_error_set (error, CAB_ERR_IO, NULL, "cannot read %s (changed while reading?)", path);
         return NULL;
     }
-    json_error_t json_error;
-    json_t *document = json_loadb (text, size, JSON_REJECT_DUPLICATES, &json_error);
+    json_t *document = cabi_json_loadb (text, size, JSON_REJECT_DUPLICATES, path, error);
     free (text);
-    if (!document)
-        cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s:%d:%d: %s", path, json_error.line,
-                       json_error.column, json_error.text);
     return document;
 }
 
@@ -249,8 +247,8 @@ s_load_events (cab_registry_t *scratch, const char *dir, cab_error_t *error)
     snprintf (path, sizeof path, "%s/events", dir);
     DIR *handle = opendir (path);
     if (!handle)
-        return cab_error_set (error, CAB_ERR_IO, NULL, "cannot open %s: %s", path,
-                              strerror (errno));
+        return cab_error_set (error, errno == ENOMEM ? CAB_ERR_NOMEM : CAB_ERR_IO, NULL,
+                              "cannot open %s: %s", path, strerror (errno));
     char **names = NULL;
     size_t count = 0, capacity = 0;
     cab_status_t rc = CAB_OK;

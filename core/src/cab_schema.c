@@ -10,6 +10,7 @@
     =========================================================================
 */
 #include "cab_schema_internal.h"
+#include "cab_jsonscan.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,7 +331,8 @@ cab_schema_load (const char *path, cab_error_t *error)
     }
     FILE *file = fopen (path, "rb");
     if (!file) {
-        cab_error_set (error, CAB_ERR_IO, NULL, "%s: %s", path, strerror (errno));
+        cab_error_set (error, errno == ENOMEM ? CAB_ERR_NOMEM : CAB_ERR_IO, NULL, "%s: %s", path,
+                       strerror (errno));
         return NULL;
     }
     size_t capacity = 0, length = 0;
@@ -355,15 +357,8 @@ cab_schema_load (const char *path, cab_error_t *error)
     fclose (file);
     cab_schema_t *self = NULL;
     if (!status) {
-        json_error_t json_error;
-        json_t *document = json_loadb (text, length, JSON_REJECT_DUPLICATES, &json_error);
-        if (!document)
-            cab_error_set (
-                error,
-                json_error_code (&json_error) == json_error_out_of_memory ? CAB_ERR_NOMEM
-                                                                          : CAB_ERR_INVALID_JSON,
-                NULL, "%s:%d:%d: %s", path, json_error.line, json_error.column, json_error.text);
-        else {
+        json_t *document = cabi_json_loadb (text, length, JSON_REJECT_DUPLICATES, path, error);
+        if (document) {
             self = cab_schema_new (document, error);
             json_decref (document);
         }

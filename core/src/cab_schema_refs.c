@@ -12,6 +12,7 @@
     =========================================================================
 */
 #include "cab_schema_internal.h"
+#include "cab_jsonscan.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -394,8 +395,9 @@ s_fetch (cabi_compiler_t *compiler, const char *uri, const char *pointer, const 
     json_t *document = NULL;
     if (strcmp (uri, cabi_schema_draft07_uri) == 0 ||
         strcmp (uri, "https://json-schema.org/draft-07/schema") == 0) {
-        json_error_t json_error;
-        document = json_loads (cabi_schema_draft07_text, 0, &json_error);
+        //  (jansson's json_loads can cut a string short when out of memory.)
+        document = cabi_json_loadb (cabi_schema_draft07_text, strlen (cabi_schema_draft07_text), 0,
+                                    NULL, NULL);
         if (!document)
             return s_nomem (compiler);
     } else if (!compiler->resolver)
@@ -461,7 +463,8 @@ cabi_schema_resolve_ref (cabi_compiler_t *compiler, const char *base, const char
         return s_nomem (compiler);
     snprintf (target_pointer, strlen (ident->pointer) + strlen (fragment) + 1, "%s%s",
               ident->pointer, fragment);
-    if (s_percent_decode (fragment) < 0)
+    //  An empty fragment may be the literal "" above: never write to it.
+    if (*fragment && s_percent_decode (fragment) < 0)
         return s_unresolved (compiler, pointer, reference, "bad percent-encoding");
     //  Walk the JSON Pointer, tracking base URI changes on the way.
     char *cursor = fragment;

@@ -13,6 +13,7 @@
     =========================================================================
 */
 #include "cab_schema_internal.h"
+#include "cab_jsonscan.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,7 @@ s_format_value (char *buffer, size_t size, size_t used, const json_t *value)
         s_format_double (number, sizeof number, json_real_value (value));
         wrote = snprintf (buffer + used, size - used, "%s", number);
     } else {
-        char *text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *text = cabi_json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY, NULL);
         wrote = snprintf (buffer + used, size - used, "%s", text ? text : "?");
         free (text);
     }

@@ -8,14 +8,21 @@
     setting, one prepared INSERT into a bare two-column table). Prints the
     median rows/s of the runs and the ratio to the baseline.
 
-        bench_store [-r runs] [-n rows] [--rss [events]] [-d dir]
+        bench_store [-r runs] [-n rows] [--rss [events] | --delivery] [-d dir]
 
     --rss appends 1,000,000 events (batches of 1,000) and prints the
     process RSS after the appends and after a reopen; the broker's goal is
     RSS under 64 MB with 1,000,000 stored events.
+
+    The delivery table (also alone with --delivery) measures the broker's
+    routed write path through cab_store_write, NORMAL durability, v7 ids:
+    each event stored with 2 routes (2 delivery rows in the same
+    transaction), and delivery state changes at 1,000 updates per commit;
+    both against cab_store_append of the same events without routes in the
+    same run.
     =========================================================================
 */
-#include "cab_store.h"
+#include "cab_store_delivery.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +150,148 @@ s_run_store (const s_row_t *rows, size_t count, size_t batch, cab_store_durabili
     cab_store_destroy (&store);
     s_remove_store (path);
     return (double)count / elapsed;
+}
+
+static double s_median (double *values, int count);
+
+//  Fill items[0..n) from rows (no routes).
+static void
+s_items (cab_store_item_t *items, const s_row_t *rows, size_t n, int64_t now)
+{
+    for (size_t i = 0; i < n; i++)
+        items[i] = (cab_store_item_t){.id = rows[i].id,
+                                      .source = "cabruca.bench",
+                                      .detail_type = "Bench Event",
+                                      .agent_id = "bench-001",
+                                      .correlation_id = rows[i].id,
+                                      .time_ms = now,
+                                      .text = rows[i].text,
+                                      .length = EVENT_BYTES};
+}
+
+static cab_store_t *
+s_open_fresh (const char *name, char *path, size_t size)
+{
+    snprintf (path, size, "%s/%s", s_dir, name);
+    s_remove_store (path);
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (path, CAB_STORE_NORMAL, &error);
+    if (!store) {
+        fprintf (stderr, "bench_store: %s\n", error.text);
+        exit (1);
+    }
+    return store;
+}
+
+static void
+s_write (cab_store_t *store, cab_store_batch_t *batch)
+{
+    cab_error_t error;
+    if (cab_store_write (store, batch, &error) != CAB_OK) {
+        fprintf (stderr, "bench_store: %s\n", error.text);
+        exit (1);
+    }
+}
+
+//  events/s of cab_store_write with `routes` routes per event (0..2).
+static double
+s_run_routes (const s_row_t *rows, size_t count, size_t batch, size_t routes)
+{
+    char path[300];
+    cab_store_t *store = s_open_fresh ("routes.db", path, sizeof path);
+    cab_store_item_t *items = calloc (batch, sizeof *items);
+    cab_store_route_t *all = calloc (batch * 2, sizeof *all);
+    static const char *targets[] = {"agent-queue", "audit-log"};
+    int64_t now = s_now_ms ();
+    double start = s_now ();
+    for (size_t done = 0; done < count; done += batch) {
+        size_t n = count - done < batch ? count - done : batch;
+        s_items (items, rows + done, n, now);
+        for (size_t i = 0; i < n && routes; i++) {
+            items[i].routes = all + i * 2;
+            items[i].route_count = routes;
+            for (size_t r = 0; r < routes; r++)
+                all[i * 2 + r] = (cab_store_route_t){.rule = "bench-rule", .target = targets[r]};
+        }
+        cab_store_batch_t write = {.items = items, .item_count = n};
+        s_write (store, &write);
+    }
+    double elapsed = s_now () - start;
+    free (all);
+    free (items);
+    cab_store_destroy (&store);
+    s_remove_store (path);
+    return (double)count / elapsed;
+}
+
+//  updates/s of cab_store_write with `batch` delivery updates per commit
+//  (PENDING -> DONE), over count deliveries stored beforehand (untimed).
+static double
+s_run_updates (const s_row_t *rows, size_t count, size_t batch)
+{
+    char path[300];
+    cab_store_t *store = s_open_fresh ("updates.db", path, sizeof path);
+    cab_store_item_t *items = calloc (1000, sizeof *items);
+    cab_store_route_t *routes = calloc (1000, sizeof *routes);
+    int64_t first_id = 0, now = s_now_ms ();
+    for (size_t done = 0; done < count; done += 1000) {
+        size_t n = count - done < 1000 ? count - done : 1000;
+        s_items (items, rows + done, n, now);
+        for (size_t i = 0; i < n; i++) {
+            routes[i] = (cab_store_route_t){.rule = "bench-rule", .target = "agent-queue"};
+            items[i].routes = &routes[i];
+            items[i].route_count = 1;
+        }
+        cab_store_batch_t write = {.items = items, .item_count = n};
+        s_write (store, &write);
+        if (!first_id)
+            first_id = routes[0].id;
+    }
+    cab_delivery_update_t *updates = calloc (batch, sizeof *updates);
+    double start = s_now ();
+    for (size_t done = 0; done < count; done += batch) {
+        size_t n = count - done < batch ? count - done : batch;
+        for (size_t i = 0; i < n; i++)
+            updates[i] = (cab_delivery_update_t){
+                .id = first_id + (int64_t)(done + i), .state = CAB_DELIVERY_DONE, .attempts = 1};
+        cab_store_batch_t write = {.updates = updates, .update_count = n};
+        s_write (store, &write);
+    }
+    double elapsed = s_now () - start;
+    free (updates);
+    free (routes);
+    free (items);
+    cab_store_destroy (&store);
+    s_remove_store (path);
+    return (double)count / elapsed;
+}
+
+//  The delivery table: routes and updates against no routes, same run.
+static void
+s_delivery (const s_row_t *rows, size_t count, int runs)
+{
+    printf ("\n| write | per commit | rows | rows/s | no routes rows/s | ratio |\n"
+            "|---|---|---|---|---|---|\n");
+    size_t batches[] = {100, 1000};
+    for (int b = 0; b < 2; b++) {
+        double plain[MAX_RUNS], routed[MAX_RUNS];
+        for (int run = 0; run < runs; run++) {
+            plain[run] = s_run_routes (rows, count, batches[b], 0);
+            routed[run] = s_run_routes (rows, count, batches[b], 2);
+        }
+        double p = s_median (plain, runs), r = s_median (routed, runs);
+        printf ("| events + 2 routes | %zu | %zu | %.0f | %.0f | %.2f |\n", batches[b], count, r, p,
+                r / p);
+        fflush (stdout);
+    }
+    double plain[MAX_RUNS], updated[MAX_RUNS];
+    for (int run = 0; run < runs; run++) {
+        plain[run] = s_run_routes (rows, count, 1000, 0);
+        updated[run] = s_run_updates (rows, count, 1000);
+    }
+    double p = s_median (plain, runs), u = s_median (updated, runs);
+    printf ("| delivery updates | 1000 | %zu | %.0f | %.0f | %.2f |\n", count, u, p, u / p);
+    fflush (stdout);
 }
 
 //  The baseline: a tuned plain SQLite insert loop of the same rows.
@@ -299,6 +448,7 @@ main (int argc, char **argv)
 {
     int runs = 3;
     size_t count = 20000, rss_events = 0;
+    bool delivery_only = false;
     const char *parent = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "-r") == 0 && i + 1 < argc)
@@ -307,12 +457,16 @@ main (int argc, char **argv)
             count = (size_t)strtoul (argv[++i], NULL, 10);
         else if (strcmp (argv[i], "-d") == 0 && i + 1 < argc)
             parent = argv[++i];
+        else if (strcmp (argv[i], "--delivery") == 0)
+            delivery_only = true;
         else if (strcmp (argv[i], "--rss") == 0) {
             rss_events = 1000000;
             if (i + 1 < argc && argv[i + 1][0] != '-')
                 rss_events = (size_t)strtoul (argv[++i], NULL, 10);
         } else {
-            fprintf (stderr, "usage: bench_store [-r runs] [-n rows] [--rss [events]] [-d dir]\n");
+            fprintf (
+                stderr,
+                "usage: bench_store [-r runs] [-n rows] [--rss [events] | --delivery] [-d dir]\n");
             return 100;
         }
     }
@@ -332,6 +486,11 @@ main (int argc, char **argv)
                 " peak MB | store MB |\n|---|---|---|---|---|---|---|---|\n");
         s_rss (rss_events, 7);
         s_rss (rss_events, 4);
+    } else if (delivery_only) {
+        s_row_t *rows7 = calloc (count, sizeof *rows7);
+        s_make_rows (rows7, count, 7);
+        s_delivery (rows7, count, runs);
+        free (rows7);
     } else {
         s_row_t *rows7 = calloc (count, sizeof *rows7);
         s_row_t *rows4 = calloc (count, sizeof *rows4);
@@ -350,6 +509,7 @@ main (int argc, char **argv)
         }
         s_case (rows4, count, 100, CAB_STORE_NORMAL, 4, runs);
         s_case (rows4, count, 1000, CAB_STORE_NORMAL, 4, runs);
+        s_delivery (rows7, count, runs);
         free (rows7);
         free (rows4);
     }

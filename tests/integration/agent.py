@@ -6,8 +6,13 @@ pyzmq (Debian's python3-zmq) and the standard library, publishes valid and
 invalid events, and checks every ACK, NACK and ERROR against the document.
 
 usage: agent.py ENDPOINT [COUNT]    (exit 0 when every check passed)
+       agent.py consume ENDPOINT    (the consuming side: SUBSCRIBE, DELIVER,
+                                     DACK, DNACK, UNSUBSCRIBE, CONTROL; the broker
+                                     routes Feature Requests to the queue
+                                     product-management, py-consumer may consume)
 """
 import json
+import os
 import sys
 import time
 import uuid
@@ -16,6 +21,7 @@ import zmq
 
 SIGNATURE = b"CAB/1"
 DEADLINE_S = 20.0
+INVALID_ARGUMENT = 2  # docs/errors.md
 failures = []
 
 
@@ -23,6 +29,12 @@ def check(condition, what):
     if not condition:
         failures.append(what)
         print("FAIL:", what, file=sys.stderr)
+
+
+def trace(text):
+    """With AGENT_DEBUG=1 in the environment: what is sent and delivered, timed."""
+    if os.environ.get("AGENT_DEBUG"):
+        print("%.3f %s" % (time.monotonic(), text), file=sys.stderr)
 
 
 def uuid7():
@@ -56,6 +68,8 @@ class Agent:
         self.next_tag = 0
 
     def send(self, *frames):
+        if frames[0] != "HEARTBEAT":
+            trace("%s -> %s" % (self.agent_id, frames[:2]))
         self.socket.send_multipart([SIGNATURE] + [f if isinstance(f, bytes) else f.encode()
                                                   for f in frames])
 
@@ -97,6 +111,192 @@ class Agent:
         return results
 
 
+def feature(priority="MEDIUM"):
+    event_id = uuid7()
+    return {
+        "version": "0", "id": event_id, "detail-type": "Feature Request",
+        "source": "cabruca.agents.product", "account": "local",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "region": "sa-east-1",
+        "resources": [],
+        "detail": {"schema_version": "1.0", "agent_id": "product-001", "correlation_id": event_id,
+                   "priority": priority, "feature_type": "RELIABILITY", "title": "consume",
+                   "description": "an event for agent.py consume"},
+    }
+
+
+class Consumer(Agent):
+    """The consuming side of CAB/1: subscriptions, deliveries, acknowledgements."""
+
+    def subscribe(self, queue, options=None):
+        self.send("SUBSCRIBE", queue, *([json.dumps(options)] if options is not None else []))
+        reply = self.recv()
+        check(reply[:2] == ["SUBSCRIBED", queue.encode()],
+              "SUBSCRIBE %s is answered with SUBSCRIBED %s: %r" % (queue, queue, reply[:3]))
+        settings = json.loads(reply[2]) if len(reply) > 2 else {}
+        check(settings.get("ok") is True, "SUBSCRIBED says ok: %r" % settings)
+        check(settings.get("ack_timeout_ms", 0) > 0, "SUBSCRIBED gives the ack timeout")
+        check(settings.get("max_in_flight", 0) >= 1, "SUBSCRIBED gives the window")
+        return settings
+
+    def refused(self, queue, options, code, name):
+        """A SUBSCRIBE the broker refuses: SUBSCRIBED queue {"ok": false, ...}."""
+        self.send("SUBSCRIBE", queue, json.dumps(options))
+        reply = self.recv()
+        check(reply[:2] == ["SUBSCRIBED", queue.encode()], "a refused SUBSCRIBE is answered: %r" % reply[:3])
+        answer = json.loads(reply[2]) if len(reply) > 2 else {}
+        check(answer.get("ok") is False and answer.get("code") == code and answer.get("error") == name,
+              "SUBSCRIBE %s refused with %d %s: %r" % (queue, code, name, answer))
+        return answer
+
+    def deliveries(self, until, seconds=DEADLINE_S, ack=False):
+        """Receive DELIVER messages until until(list) is true or `seconds` pass
+        (acknowledging each at once when ack); returns the list of
+        (delivery-id, queue, attempt, event dict)."""
+        got = []
+        deadline = time.monotonic() + seconds
+        beat = self.settings.get("heartbeat_ms", 1000) / 1000.0
+        next_beat = time.monotonic() + beat
+        while not until(got) and time.monotonic() < deadline:
+            if time.monotonic() >= next_beat:
+                self.send("HEARTBEAT")  # a consumer that waits must still show it is alive
+                next_beat = time.monotonic() + beat
+            if not self.socket.poll(50):
+                continue
+            frames = self.socket.recv_multipart()
+            check(frames[0] == SIGNATURE, "every message starts with CAB/1")
+            if frames[1] == b"HEARTBEAT":
+                continue
+            check(frames[1] == b"DELIVER" and len(frames) == 6,
+                  "DELIVER delivery-id queue attempt event: %r" % frames[1:3])
+            if frames[1] != b"DELIVER" or len(frames) != 6:
+                continue
+            check(frames[2].isdigit() and 1 <= len(frames[2]) <= 20, "delivery-id is 1*20DIGIT")
+            check(frames[4].isdigit() and 1 <= len(frames[4]) <= 3, "attempt is 1*3DIGIT")
+            got.append((int(frames[2]), frames[3].decode(), int(frames[4]), json.loads(frames[5])))
+            if ack:
+                self.send("DACK", frames[2])
+            trace("DELIVER %s %s %s" % (frames[2], frames[3], frames[4]))
+        return got
+
+
+def consume(endpoint):
+    """SUBSCRIBE, the window, DELIVER, DNACK and its redelivery, DACK, a
+    run-time pattern subscription, UNSUBSCRIBE, CONTROL."""
+    publisher = Agent(endpoint, "product-001")
+    publisher.hello()
+    consumer = Consumer(endpoint, "py-consumer")
+    consumer.hello()
+    settings = consumer.subscribe("product-management", {"max_in_flight": 5})
+    check(settings.get("max_in_flight") == 5, "the window asked for is granted: %r" % settings)
+
+    def publish(events):
+        publisher.hello()  # a new session: the old one may have timed out while we consumed
+        tags = {publisher.publish(json.dumps(e)): e["id"] for e in events}
+        for reply in publisher.answers(set(tags)).values():
+            check(reply[0] == "ACK", "a Feature Request is ACKed: %r" % reply[:6])
+        return [e["id"] for e in events]
+
+    # 20 events; the window holds 5 unacknowledged deliveries at most.
+    ids = publish([feature() for _ in range(20)])
+    first = consumer.deliveries(lambda got: len(got) >= 5)
+    check(len(first) == 5, "5 deliveries fill the window (got %d)" % len(first))
+    more = consumer.deliveries(lambda got: False, seconds=0.5)
+    check(not more, "no DELIVER beyond max_in_flight while none is acknowledged (got %d)" % len(more))
+    for delivery, queue, attempt, body in first:
+        check(queue == "product-management" and attempt == 1, "a first delivery: %s %d" % (queue, attempt))
+        check(body["id"] in ids, "a delivered event is one that was published")
+    # Refuse the first; acknowledge the rest as they come; the refused one comes back.
+    refused = first[0]
+    consumer.send("DNACK", str(refused[0]), "agent.py says later")
+    acked = set()
+    seen = first[1:] + more
+    while True:
+        for delivery, queue, attempt, body in seen:
+            consumer.send("DACK", str(delivery))
+            acked.add(body["id"])
+            if delivery == refused[0]:
+                check(attempt == 2 and body["id"] == refused[3]["id"],
+                      "the refused delivery comes back as attempt 2 with the same event id")
+        if acked >= set(ids):
+            break
+        seen = consumer.deliveries(lambda got: len(got) >= 1)
+        if not seen:
+            break
+    check(acked == set(ids), "every event delivered and acknowledged (%d of %d)" % (len(acked), len(ids)))
+    extra = consumer.deliveries(lambda got: False, seconds=0.3)
+    check(not extra, "nothing delivered again once acknowledged (got %r)" % [d[:3] for d in extra])
+
+    # A DACK for a delivery already settled is ignored: no answer, no ERROR.
+    consumer.send("DACK", str(refused[0]))
+    consumer.send("STATUS")
+    reply = consumer.recv()
+    check(reply[0] == "STATUS-REPLY", "a second DACK is ignored (next: %r)" % reply[:3])
+
+    # Subscriptions the broker refuses: a bad pattern, a durable one (not supported yet).
+    answer = consumer.refused("py-bad", {"pattern": {"detail": {"priority": "HIGH"}}}, 12, "InvalidPattern")
+    check(answer.get("path", "").startswith("/pattern"), "the refusal points into the pattern: %r" % answer)
+    consumer.refused("py-durable", {"pattern": {"source": ["cabruca.agents.product"]}, "durable": True},
+                     INVALID_ARGUMENT, "InvalidArgument")
+
+    # A run-time subscription with a pattern: only HIGH Feature Requests.
+    consumer.subscribe("py-high", {"pattern": {"source": ["cabruca.agents.product"],
+                                               "detail": {"priority": ["HIGH"]}},
+                                   "max_in_flight": 10})
+    high = publish([feature("HIGH") for _ in range(3)])
+    low = publish([feature("LOW") for _ in range(3)])
+    # (acknowledged as they come: the queue's window is 5)
+    got = consumer.deliveries(lambda got: len(got) >= 9, ack=True)
+    got += consumer.deliveries(lambda got: False, seconds=0.3, ack=True)
+    by_queue = {}
+    for delivery, queue, attempt, body in got:
+        by_queue.setdefault(queue, []).append(body["id"])
+    check(sorted(by_queue.get("py-high", [])) == sorted(high),
+          "the pattern subscription gets exactly the HIGH events")
+    check(sorted(by_queue.get("product-management", [])) == sorted(high + low),
+          "the rule's queue still gets every Feature Request: %d of 6, %d duplicates"
+          % (len(set(by_queue.get("product-management", [])) & set(high + low)),
+             len(by_queue.get("product-management", [])) - len(set(by_queue.get("product-management", [])))))
+    consumer.send("UNSUBSCRIBE", "py-high")
+    later = publish([feature("HIGH")])
+    got = consumer.deliveries(lambda got: len(got) >= 1, ack=True)
+    got += consumer.deliveries(lambda got: False, seconds=0.3, ack=True)
+    check([(q, b["id"]) for _, q, _, b in got] == [("product-management", later[0])],
+          "after UNSUBSCRIBE only the rule's queue gets events: %r" % [(q, b["id"]) for _, q, _, b in got])
+
+    # CONTROL needs no session.
+    monitor = Agent(endpoint, "none")
+    monitor.send("CONTROL", json.dumps({"op": "replay-status", "name": "no-such-replay"}))
+    reply = monitor.recv()
+    check(reply[0] == "CONTROL-REPLY", "CONTROL is answered with CONTROL-REPLY: %r" % reply[:2])
+    if reply[0] == "CONTROL-REPLY":
+        answer = json.loads(reply[1])
+        check(isinstance(answer.get("ok"), bool), "a CONTROL-REPLY says ok: %r" % answer)
+        if answer.get("ok") is False:
+            check(isinstance(answer.get("code"), int) and answer.get("error"), "a refusal has code and error")
+    monitor.send("CONTROL", json.dumps({"op": "fly"}))
+    reply = monitor.recv()
+    check(reply[0] == "CONTROL-REPLY" and json.loads(reply[1]).get("ok") is False,
+          "an unknown control op is refused: %r" % reply[:2])
+    # A SUBSCRIBE with a bad queue name is refused, not subscribed.
+    consumer.send("SUBSCRIBE", "no spaces allowed")
+    reply = consumer.recv()
+    check(reply[0] == "ERROR", "a bad queue name is refused with ERROR: %r" % reply[:3])
+
+    # A round trip, so that every DACK has reached the broker before the socket closes.
+    consumer.send("STATUS")
+    reply = consumer.recv()
+    check(reply[0] == "STATUS-REPLY", "STATUS after the DACKs: %r" % reply[:2])
+    for agent in (publisher, consumer, monitor):
+        agent.send("BYE")
+        agent.socket.close()
+    if failures:
+        print("%d checks failed" % len(failures), file=sys.stderr)
+        return 1
+    print("agent.py consume: %d + 7 events delivered, the window held, DNACK redelivered, "
+          "pattern subscription and UNSUBSCRIBE worked, every check passed" % len(ids))
+    return 0
+
+
 def expect_nack(agent, text, code, name, pointer=None):
     tag = agent.publish(text)
     reply = agent.answers({tag})[tag]
@@ -109,6 +309,8 @@ def expect_nack(agent, text, code, name, pointer=None):
 
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "consume":
+        return consume(sys.argv[2])
     endpoint = sys.argv[1]
     count = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
     agent = Agent(endpoint, "monitor-001")

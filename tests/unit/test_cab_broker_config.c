@@ -99,6 +99,33 @@ START_TEST (test_errors)
          "{\"validators\": 17}}",
          "/limits/validators"},
         {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"a/b~c\": 1}", "/a~1b~0c"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"rules\": 1}", "/rules"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"data_dir\": \"\"}",
+         "/data_dir"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"archive\": "
+         "{\"retention_days\": -1}}",
+         "/archive/retention_days"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"archive\": "
+         "{\"days\": 1}}",
+         "/archive/days"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"dead_letters\": "
+         "{\"critical_days\": 4000}}",
+         "/dead_letters/critical_days"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"delivery\": "
+         "{\"ack_timeout_ms\": 5}}",
+         "/delivery/ack_timeout_ms"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"delivery\": "
+         "{\"backoff_base_ms\": 5000, \"backoff_max_ms\": 1000}}",
+         "/delivery/backoff_max_ms"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"delivery\": "
+         "{\"max_pending_in_memory\": 10}}",
+         "/delivery/max_pending_in_memory"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"delivery\": "
+         "{\"sweep_every_ms\": \"often\"}}",
+         "/delivery/sweep_every_ms"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"delivery\": "
+         "{\"retries\": 3}}",
+         "/delivery/retries"},
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
         ck_assert_msg (s_parse (cases[index].text, &error) == CAB_ERR_INVALID_CONFIG,
@@ -107,6 +134,54 @@ START_TEST (test_errors)
                        index, error.path, cases[index].path);
         ck_assert (strlen (error.text) > 0);
     }
+}
+END_TEST
+
+//  The routing and delivery settings: defaults, values, the rule file.
+START_TEST (test_delivery)
+{
+    const char *text = "{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"db/e.db\"},"
+                       " \"rules\": \"rules.json\", \"archive\": {\"retention_days\": 2},"
+                       " \"dead_letters\": {\"standard_days\": 1},"
+                       " \"delivery\": {\"ack_timeout_ms\": 1000, \"backoff_base_ms\": 100,"
+                       " \"backoff_max_ms\": 2000, \"max_pending_in_memory\": 500,"
+                       " \"sweep_every_ms\": 50}}";
+    json_t *document = json_loads (text, 0, NULL);
+    cab_error_t error;
+    cab_broker_config_t *config = cab_broker_config_parse (document, "/etc/cabruca", &error);
+    json_decref (document);
+    ck_assert_ptr_nonnull (config);
+    ck_assert_str_eq (config->rules_path, "/etc/cabruca/rules.json");
+    ck_assert_str_eq (config->data_dir, "/etc/cabruca/db");  //  The store's directory
+    ck_assert (config->archive_ms == 2 * 86400000LL);
+    ck_assert (config->standard_ms == 86400000LL);
+    ck_assert (config->critical_ms == 4 * 86400000LL);
+    ck_assert_int_eq (config->ack_timeout_ms, 1000);
+    ck_assert_int_eq (config->backoff_base_ms, 100);
+    ck_assert_int_eq (config->backoff_max_ms, 2000);
+    ck_assert_uint_eq (config->max_pending_in_memory, 500);
+    ck_assert_int_eq (config->sweep_every_ms, 50);
+    //  The rule file is read when asked: here it does not exist.
+    cab_rules_t *rules = NULL;
+    ck_assert_int_eq (cab_broker_config_load_rules (config, &rules, &error), CAB_ERR_IO);
+    ck_assert_ptr_null (rules);
+    //  A rule document with an error: the pointer is into the rules.
+    config->rules_document =
+        json_pack ("{s:[{s:s,s:{},s:[]}]}", "rules", "name", "r", "event_pattern", "targets");
+    ck_assert_int_ne (cab_broker_config_load_rules (config, &rules, &error), CAB_OK);
+    ck_assert_int_eq (strncmp (error.path, "/rules/0", 8), 0);
+    cab_broker_config_destroy (&config);
+    //  Defaults, and an empty rule set without a rule file.
+    config = cab_broker_config_new ();
+    ck_assert_int_eq (config->ack_timeout_ms, 30000);
+    ck_assert_int_eq (config->backoff_base_ms, 1000);
+    ck_assert_int_eq (config->backoff_max_ms, 300000);
+    ck_assert_uint_eq (config->max_pending_in_memory, 10000);
+    ck_assert (config->archive_ms == 7 * 86400000LL);
+    ck_assert_int_eq (cab_broker_config_load_rules (config, &rules, &error), CAB_OK);
+    ck_assert_uint_eq (cab_rules_count (rules), 0);
+    cab_rules_unref (&rules);
+    cab_broker_config_destroy (&config);
 }
 END_TEST
 
@@ -142,6 +217,7 @@ main (void)
     TCase *tcase = tcase_create ("config");
     tcase_add_test (tcase, test_valid);
     tcase_add_test (tcase, test_errors);
+    tcase_add_test (tcase, test_delivery);
     tcase_add_test (tcase, test_load);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);

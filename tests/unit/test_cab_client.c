@@ -191,6 +191,127 @@ START_TEST (test_forgotten)
 }
 END_TEST
 
+//  Deliveries answered later; subscriptions sent again after a restart.
+typedef struct {
+    int count;
+    uint64_t last;
+    char id[64];
+} s_deliveries_t;
+
+static int
+s_later (cab_client_t *client, const cab_client_delivery_t *delivery, void *arg)
+{
+    (void)client;
+    s_deliveries_t *got = (s_deliveries_t *)arg;
+    got->count++;
+    got->last = delivery->delivery;
+    snprintf (got->id, sizeof got->id, "%s", delivery->event_id);
+    return CAB_CLIENT_LATER;
+}
+
+static cab_broker_config_t *
+s_routing_config (fixture_t *fixture)
+{
+    cab_broker_config_t *config = fixture_config (fixture, fixture->ipc);
+    config->rules_document = json_pack ("{s:[{s:s,s:{s:[s]},s:[{s:s,s:s,s:s}]}]}", "rules", "name",
+                                        "all", "event_pattern", "source", "cabruca.agents.monitor",
+                                        "targets", "id", "q", "type", "agent", "queue", "q");
+    return config;
+}
+
+START_TEST (test_consume)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    const char *endpoint = fixture_start (&fixture, s_routing_config (&fixture));
+    cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
+    s_deliveries_t got = {0};
+    cab_error_t error;
+    ck_assert_int_eq (cab_client_subscribe (client, "bad queue", NULL, s_later, &got, 0, &error),
+                      CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_client_subscribe (client, "q", NULL, NULL, &got, 0, &error),
+                      CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_client_subscribe (client, "q", NULL, s_later, &got, 5000, &error),
+                      CAB_OK);
+    cab_event_t *event = s_issue ("LOW");
+    ck_assert_int_eq (cab_client_publish_wait (client, &event, 5000, NULL, NULL), CAB_OK);
+    int64_t deadline = zclock_mono () + 5000;
+    while (got.count < 1 && zclock_mono () < deadline)
+        cab_client_poll (client, 50);
+    ck_assert_int_eq (got.count, 1);
+    ck_assert_uint_eq (strlen (got.id), 36);
+    //  Answered later, once.
+    ck_assert_int_eq (cab_client_settle (client, got.last, true, &error), CAB_OK);
+    ck_assert_int_eq (cab_client_settle (client, got.last, true, &error), CAB_ERR_NOT_FOUND);
+    json_int_t delivered = 0;
+    deadline = zclock_mono () + 5000;
+    while (delivered < 1 && zclock_mono () < deadline) {
+        json_t *status = cab_broker_status (fixture.broker);
+        delivered = json_integer_value (
+            json_object_get (json_object_get (status, "delivery"), "delivered"));
+        json_decref (status);
+        cab_client_poll (client, 20);
+    }
+    ck_assert_int_eq (delivered, 1);
+    //  The broker restarts: the client subscribes again by itself.
+    fixture_stop (&fixture);
+    fixture_start (&fixture, s_routing_config (&fixture));
+    deadline = zclock_mono () + 10000;
+    while (cab_client_sessions (client) < 2 && zclock_mono () < deadline)
+        cab_client_poll (client, 50);
+    event = s_issue ("LOW");
+    ck_assert_int_eq (cab_client_publish_wait (client, &event, 10000, NULL, NULL), CAB_OK);
+    deadline = zclock_mono () + 10000;
+    while (got.count < 2 && zclock_mono () < deadline)
+        cab_client_poll (client, 50);
+    ck_assert_int_eq (got.count, 2);
+    ck_assert_int_eq (cab_client_settle (client, got.last, false, &error), CAB_OK);
+    //  Refused: delivered again.
+    deadline = zclock_mono () + 10000;
+    while (got.count < 3 && zclock_mono () < deadline)
+        cab_client_poll (client, 50);
+    ck_assert_int_eq (got.count, 3);
+    ck_assert_int_eq (cab_client_unsubscribe (client, "q", &error), CAB_OK);
+    ck_assert_int_eq (cab_client_unsubscribe (client, "q", &error), CAB_ERR_NOT_FOUND);
+    cab_client_destroy (&client);
+    fixture_fini (&fixture);
+}
+END_TEST
+
+START_TEST (test_control)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    const char *endpoint = fixture_start (&fixture, fixture_config (&fixture, fixture.ipc));
+    cab_client_t *client = cab_client_new (endpoint, NULL, NULL);
+    json_t *reply = NULL;
+    cab_error_t error;
+    json_t *request = json_pack ("{s:s,s:s}", "op", "replay-status", "name", "nothing");
+    ck_assert_int_eq (cab_client_control (client, request, &reply, 5000, &error), CAB_OK);
+    ck_assert (json_is_false (json_object_get (reply, "ok")));
+    ck_assert_int_eq (json_integer_value (json_object_get (reply, "code")), CAB_ERR_NOT_FOUND);
+    json_decref (reply);
+    json_decref (request);
+    request = json_pack ("{s:s}", "op", "dlq-redrive");
+    ck_assert_int_eq (cab_client_control (client, request, &reply, 5000, &error), CAB_OK);
+    ck_assert (json_is_true (json_object_get (reply, "ok")));
+    ck_assert_int_eq (json_integer_value (json_object_get (reply, "redriven")), 0);
+    json_decref (reply);
+    json_decref (request);
+    json_t *array = json_array ();
+    ck_assert_int_eq (cab_client_control (client, array, &reply, 5000, &error),
+                      CAB_ERR_INVALID_ARGUMENT);
+    json_decref (array);
+    fixture_stop (&fixture);
+    request = json_pack ("{s:s}", "op", "dlq-purge");
+    ck_assert_int_eq (cab_client_control (client, request, &reply, 200, &error), CAB_ERR_TIMEOUT);
+    ck_assert_ptr_null (reply);
+    json_decref (request);
+    cab_client_destroy (&client);
+    fixture_fini (&fixture);
+}
+END_TEST
+
 START_TEST (test_arguments)
 {
     fixture_t fixture;
@@ -230,6 +351,8 @@ main (void)
     tcase_add_test (tcase, test_restart);
     tcase_add_test (tcase, test_forgotten);
     tcase_add_test (tcase, test_arguments);
+    tcase_add_test (tcase, test_consume);
+    tcase_add_test (tcase, test_control);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);

@@ -145,6 +145,90 @@ START_TEST (test_malformed)
 }
 END_TEST
 
+//  The consuming and control commands (docs/protocol.md, "Consuming").
+START_TEST (test_consuming)
+{
+    cabi_proto_t out;
+    cab_error_t error;
+    ck_assert_int_eq (
+        s_decode (cabi_proto_new_subscribe (CABI_PROTO_SUBSCRIBE, "cicd", "{\"max_in_flight\":5}"),
+                  &out, &error),
+        CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_SUBSCRIBE);
+    ck_assert_str_eq (out.queue, "cicd");
+    ck_assert_uint_eq (out.body_size, 19);
+    ck_assert_int_eq (
+        s_decode (cabi_proto_new_subscribe (CABI_PROTO_SUBSCRIBE, "q.1_-x", NULL), &out, &error),
+        CAB_OK);
+    ck_assert_ptr_null (out.body);
+    ck_assert_int_eq (s_decode (cabi_proto_new_unsubscribe ("cicd"), &out, &error), CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_UNSUBSCRIBE);
+    ck_assert_int_eq (
+        s_decode (cabi_proto_new_subscribe (CABI_PROTO_SUBSCRIBED, "cicd", "{\"ok\":true}"), &out,
+                  &error),
+        CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_SUBSCRIBED);
+    const char *event = "{\"id\":\"x\"}";
+    ck_assert_int_eq (s_decode (cabi_proto_new_deliver (18446744073709551615ULL, "cicd", 3, event,
+                                                        strlen (event)),
+                                &out, &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_DELIVER);
+    ck_assert (out.delivery == 18446744073709551615ULL);
+    ck_assert_int_eq (out.attempt, 3);
+    ck_assert_str_eq (out.queue, "cicd");
+    ck_assert_uint_eq (out.body_size, strlen (event));
+    ck_assert_int_eq (s_decode (cabi_proto_new_dack (CABI_PROTO_DACK, 7, NULL), &out, &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_DACK);
+    ck_assert (out.delivery == 7);
+    ck_assert_int_eq (s_decode (cabi_proto_new_dack (CABI_PROTO_DNACK, 8, "busy"), &out, &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_DNACK);
+    ck_assert_str_eq (out.text, "busy");
+    ck_assert_int_eq (s_decode (cabi_proto_new_dack (CABI_PROTO_DNACK, 8, NULL), &out, &error),
+                      CAB_OK);
+    ck_assert_str_eq (out.text, "");
+    ck_assert_int_eq (
+        s_decode (cabi_proto_new_json (CABI_PROTO_CONTROL, "{\"op\":\"x\"}"), &out, &error),
+        CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_CONTROL);
+    ck_assert_int_eq (s_decode (cabi_proto_new_json (CABI_PROTO_CONTROL_REPLY, "{}"), &out, &error),
+                      CAB_OK);
+    ck_assert_int_eq (out.command, CABI_PROTO_CONTROL_REPLY);
+    //  Malformed: bad queue names, ids, attempts, frame counts.
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "SUBSCRIBE", "bad queue", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "SUBSCRIBE", "", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "SUBSCRIBE", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "UNSUBSCRIBE", "q", "{}", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "DACK", "0", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "DACK", "12a", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "DACK", "18446744073709551616", NULL), &out, &error),
+        CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "DNACK", "1", "a", "b", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "DELIVER", "1", "q", "0", "{}", NULL), &out, &error),
+        CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (
+        s_decode (s_msg ("CAB/1", "DELIVER", "1", "q", "1000", "{}", NULL), &out, &error),
+        CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "DELIVER", "1", "q", "1", NULL), &out, &error),
+                      CAB_ERR_PROTOCOL);
+    ck_assert_int_eq (s_decode (s_msg ("CAB/1", "CONTROL", NULL), &out, &error), CAB_ERR_PROTOCOL);
+    ck_assert (cabi_proto_queue_valid ("investigation"));
+    ck_assert (!cabi_proto_queue_valid ("a/b"));
+    ck_assert (!cabi_proto_queue_valid (NULL));
+}
+END_TEST
+
 START_TEST (test_too_large)
 {
     cabi_proto_t out;
@@ -208,6 +292,7 @@ main (void)
     TCase *tcase = tcase_create ("codec");
     tcase_add_test (tcase, test_round_trip);
     tcase_add_test (tcase, test_malformed);
+    tcase_add_test (tcase, test_consuming);
     tcase_add_test (tcase, test_too_large);
     tcase_add_test (tcase, test_agent_ids);
     tcase_add_test (tcase, test_fuzz);

@@ -1,0 +1,402 @@
+/*  =========================================================================
+    cab_broker_queue - agent queues and their consumers
+
+    An `agent` target names a queue. Agents consume a queue by subscribing
+    to it (SUBSCRIBE, docs/protocol.md "Consuming"); the consumers of one
+    queue share its deliveries round robin, each up to its own max_in_flight
+    unacknowledged (its credit). A DELIVER is acknowledged by DACK (done) or
+    refused by DNACK (retried with backoff); without an answer within
+    ack_timeout_ms it is retried too. When a consumer goes away (UNSUBSCRIBE,
+    BYE, silence, a new HELLO) its unacknowledged deliveries go back to the
+    queue at once, for another consumer.
+
+    A subscription may carry an event pattern: the broker then adds a rule
+    "sub:<queue>" with that pattern for as long as the subscription lasts
+    (ephemeral; durable subscriptions are refused for now).
+    =========================================================================
+*/
+#include "cab_broker_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+//  Most subscriptions of one peer.
+#define S_PEER_SUBSCRIPTIONS_MAX 64
+//  A queue's ready list holds at most 1/S_QUEUE_SHARE of the window; its
+//  deliveries beyond wait in the store until it is down to half of that.
+#define S_QUEUE_SHARE 4
+
+bool
+cabi_queue_full (cabi_broker_t *self, cabi_queue_t *queue)
+{
+    return zlistx_size (queue->consumers) == 0 ||
+           zlistx_size (queue->ready) >= self->config->max_pending_in_memory / S_QUEUE_SHARE;
+}
+
+static void
+s_consumer_free (cabi_consumer_t *consumer)
+{
+    zlistx_destroy (&consumer->flight);
+    json_decref (consumer->pattern);
+    free (consumer);
+}
+
+void
+cabi_queue_destroy (void **item_p)
+{
+    cabi_queue_t *queue = (cabi_queue_t *)*item_p;
+    if (!queue)
+        return;
+    //  Only at the end of the broker, after the peers (which list their
+    //  consumers but do not own them).
+    cabi_consumer_t *consumer;
+    while (queue->consumers &&
+           (consumer = (cabi_consumer_t *)zlistx_detach (queue->consumers, NULL)))
+        s_consumer_free (consumer);
+    zlistx_destroy (&queue->consumers);
+    zlistx_destroy (&queue->ready);
+    free (queue);
+    *item_p = NULL;
+}
+
+cabi_queue_t *
+cabi_queue_get (cabi_broker_t *self, const char *name, bool create)
+{
+    cabi_queue_t *queue = (cabi_queue_t *)zhashx_lookup (self->queues, name);
+    if (queue || !create)
+        return queue;
+    queue = (cabi_queue_t *)calloc (1, sizeof *queue);
+    if (!queue)
+        return NULL;
+    snprintf (queue->name, sizeof queue->name, "%s", name);
+    queue->ready = zlistx_new ();
+    queue->consumers = zlistx_new ();
+    if (!queue->ready || !queue->consumers || zhashx_insert (self->queues, name, queue) != 0) {
+        void *item = queue;
+        cabi_queue_destroy (&item);
+        return NULL;
+    }
+    return queue;
+}
+
+//  Send a DELIVER straight on the ROUTER. A peer that is gone or does not
+//  read is not forgotten here (that would change the lists being served):
+//  the caller marks its consumer stalled.
+static bool
+s_send (cabi_broker_t *self, cabi_peer_t *peer, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    zframe_t *copy = zframe_dup (peer->identity);
+    if (!msg || !copy || zmsg_prepend (msg, &copy) != 0 || zmsg_send (&msg, self->router) != 0) {
+        if (errno == EHOSTUNREACH)
+            peer->last_seen = 0;  //  Gone: forgotten at the next heartbeat
+        zframe_destroy (&copy);
+        zmsg_destroy (&msg);
+        self->send_failures++;
+        return false;
+    }
+    return true;
+}
+
+//  A consumer of queue with credit, round robin, or NULL.
+static cabi_consumer_t *
+s_next_consumer (cabi_queue_t *queue)
+{
+    for (cabi_consumer_t *consumer = (cabi_consumer_t *)zlistx_first (queue->consumers); consumer;
+         consumer = (cabi_consumer_t *)zlistx_next (queue->consumers))
+        if (!consumer->stalled && zlistx_size (consumer->flight) < consumer->max_in_flight)
+            return consumer;
+    return NULL;
+}
+
+//  Give the queue's ready deliveries to its consumers while they have credit.
+static void
+s_serve (cabi_broker_t *self, cabi_queue_t *queue)
+{
+    cabi_consumer_t *consumer;
+    cabi_delivery_t *d;
+    while ((d = (cabi_delivery_t *)zlistx_first (queue->ready)) &&
+           (consumer = s_next_consumer (queue))) {
+        zlistx_delete (queue->ready, d->handle);
+        d->handle = NULL;
+        char *owned = NULL;
+        const char *data = NULL;
+        size_t size = 0;
+        cab_error_t error;
+        cab_error_clear (&error);
+        if (cabi_delivery_payload (self, d, &owned, &data, &size, &error) != CAB_OK) {
+            cabi_delivery_failed (self, d, error.text, error.code != CAB_ERR_NOMEM, false);
+            continue;
+        }
+        int attempt = d->attempts + 1 > 999 ? 999 : d->attempts + 1;
+        zmsg_t *msg = cabi_proto_new_deliver ((uint64_t)d->id, queue->name, attempt, data, size);
+        free (owned);
+        if (!s_send (self, consumer->peer, &msg)) {
+            consumer->stalled = true;
+            d->handle = zlistx_add_start (queue->ready, d);
+            continue;
+        }
+        d->where = CABI_DELIVERY_FLIGHT;
+        d->consumer = consumer;
+        d->handle = zlistx_add_end (consumer->flight, d);
+        queue->unacked++;
+        cabi_delivery_due (self, d, zclock_time () + self->config->ack_timeout_ms);
+        //  Round robin: the one just served goes last.
+        zlistx_move_end (queue->consumers, consumer->queue_handle);
+    }
+    //  Drained enough: its deliveries waiting in the store come back.
+    if (queue->stored && zlistx_size (queue->consumers) > 0 &&
+        zlistx_size (queue->ready) < self->config->max_pending_in_memory / S_QUEUE_SHARE / 2) {
+        queue->stored = false;
+        cabi_delivery_reload_queue (self);
+    }
+}
+
+void
+cabi_queue_push (cabi_broker_t *self, cabi_delivery_t *d, bool head)
+{
+    cabi_queue_t *queue = cabi_queue_get (self, d->target->queue, true);
+    if (!queue) {
+        cabi_delivery_failed (self, d, "out of memory", false, false);
+        return;
+    }
+    d->where = CABI_DELIVERY_READY;
+    d->consumer = NULL;
+    d->handle = head ? zlistx_add_start (queue->ready, d) : zlistx_add_end (queue->ready, d);
+    s_serve (self, queue);
+}
+
+void
+cabi_queue_detach (cabi_broker_t *self, cabi_delivery_t *d)
+{
+    if (d->consumer) {
+        cabi_queue_t *queue = d->consumer->queue;
+        if (d->handle)
+            zlistx_delete (d->consumer->flight, d->handle);
+        if (queue->unacked > 0)
+            queue->unacked--;
+        d->consumer = NULL;
+    } else if (d->handle) {
+        cabi_queue_t *queue = cabi_queue_get (self, d->target->queue, false);
+        if (queue)
+            zlistx_delete (queue->ready, d->handle);
+    }
+    d->handle = NULL;
+}
+
+//  Answer a SUBSCRIBE: {"ok":true,...} or a refusal.
+static void
+s_subscribed (cabi_broker_t *self, cabi_peer_t *peer, const char *queue, json_t *answer)
+{
+    char *text = answer ? json_dumps (answer, JSON_COMPACT) : NULL;
+    json_decref (answer);
+    zmsg_t *msg = cabi_proto_new_subscribe (CABI_PROTO_SUBSCRIBED, queue,
+                                            text ? text : "{\"ok\":false,\"code\":1}");
+    free (text);
+    cabi_broker_send (self, peer->identity, &msg);
+}
+
+static cabi_consumer_t *
+s_find (cabi_peer_t *peer, const char *queue)
+{
+    if (!peer->consumers)
+        return NULL;
+    for (cabi_consumer_t *consumer = (cabi_consumer_t *)zlistx_first (peer->consumers); consumer;
+         consumer = (cabi_consumer_t *)zlistx_next (peer->consumers))
+        if (strcmp (consumer->queue->name, queue) == 0)
+            return consumer;
+    return NULL;
+}
+
+//  End a subscription: its unacknowledged deliveries back to the queue.
+static void
+s_end (cabi_broker_t *self, cabi_consumer_t *consumer, bool rebuild)
+{
+    cabi_queue_t *queue = consumer->queue;
+    zlistx_delete (queue->consumers, consumer->queue_handle);
+    if (consumer->peer->consumers)
+        zlistx_delete (consumer->peer->consumers, consumer->peer_handle);
+    //  Out of every list first, so that requeued deliveries go to others.
+    cabi_delivery_t *d;
+    while ((d = (cabi_delivery_t *)zlistx_first (consumer->flight))) {
+        cabi_queue_detach (self, d);
+        cabi_delivery_failed (self, d, "consumer gone", false, true);
+    }
+    bool had_pattern = consumer->pattern != NULL;
+    s_consumer_free (consumer);
+    if (had_pattern && rebuild) {
+        cab_error_t error;
+        cab_error_clear (&error);
+        if (cabi_delivery_rebuild_rules (self, &error) != CAB_OK)
+            zsys_warning ("cabruca-broker: cannot drop a subscription's rule: %s", error.text);
+    }
+}
+
+static json_t *
+s_refusal (cab_status_t code, const char *path, const char *message)
+{
+    return json_pack ("{s:b,s:i,s:s,s:s,s:s}", "ok", 0, "code", (int)code, "error",
+                      cab_status_name (code), "path", path ? path : "", "message", message);
+}
+
+static void
+s_subscribe (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
+{
+    json_t *options = msg->body ? json_loadb (msg->body, msg->body_size, 0, NULL) : json_object ();
+    size_t max_in_flight = CAB_BROKER_CONSUMER_WINDOW;
+    json_t *value = json_object_get (options, "max_in_flight");
+    json_t *pattern = json_object_get (options, "pattern");
+    json_t *durable = json_object_get (options, "durable");
+    json_t *answer = NULL;
+    if (!json_is_object (options))
+        answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "", "options must be a JSON object");
+    else if (value && (!json_is_integer (value) || json_integer_value (value) < 1 ||
+                       json_integer_value (value) > CAB_BROKER_CONSUMER_MAX))
+        answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/max_in_flight",
+                            "must be an integer from 1 to 1000");
+    else if (pattern && !json_is_object (pattern))
+        answer = s_refusal (CAB_ERR_INVALID_PATTERN, "/pattern", "must be an event pattern object");
+    else if (durable && !json_is_boolean (durable))
+        answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable", "must be true or false");
+    else if (json_is_true (durable) && !pattern)
+        answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable", "durable needs a pattern");
+    else if (json_is_true (durable))
+        answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable",
+                            "durable subscriptions are not supported by this broker yet: "
+                            "subscribe without durable (ephemeral), or route the queue with a "
+                            "rule in the rule file");
+    if (value)
+        max_in_flight = (size_t)json_integer_value (value);
+    cabi_consumer_t *consumer = answer ? NULL : s_find (peer, msg->queue);
+    if (!answer && !consumer && peer->consumers &&
+        zlistx_size (peer->consumers) >= S_PEER_SUBSCRIPTIONS_MAX)
+        answer = s_refusal (CAB_ERR_BUSY, "", "too many subscriptions on this connection");
+    if (answer) {
+        json_decref (options);
+        s_subscribed (self, peer, msg->queue, answer);
+        return;
+    }
+    cabi_queue_t *queue = cabi_queue_get (self, msg->queue, true);
+    if (!consumer && queue) {
+        consumer = (cabi_consumer_t *)calloc (1, sizeof *consumer);
+        if (consumer)
+            consumer->flight = zlistx_new ();
+        if (!peer->consumers)
+            peer->consumers = zlistx_new ();
+        if (!consumer || !consumer->flight || !peer->consumers) {
+            if (consumer)
+                s_consumer_free (consumer);
+            consumer = NULL;
+        } else {
+            consumer->peer = peer;
+            consumer->queue = queue;
+            consumer->queue_handle = zlistx_add_end (queue->consumers, consumer);
+            consumer->peer_handle = zlistx_add_end (peer->consumers, consumer);
+        }
+    }
+    if (!consumer) {
+        json_decref (options);
+        s_subscribed (self, peer, msg->queue, s_refusal (CAB_ERR_NOMEM, "", "out of memory"));
+        return;
+    }
+    consumer->max_in_flight = max_in_flight;
+    consumer->stalled = false;
+    json_t *old_pattern = consumer->pattern;
+    consumer->pattern = pattern ? json_incref (pattern) : NULL;
+    json_decref (options);
+    if (consumer->pattern || old_pattern) {
+        cab_error_t error;
+        cab_error_clear (&error);
+        if (cabi_delivery_rebuild_rules (self, &error) != CAB_OK) {
+            char path[CAB_ERROR_PATH_MAX + 16];
+            snprintf (path, sizeof path, "/pattern%s", error.path);
+            json_decref (consumer->pattern);
+            consumer->pattern = old_pattern;
+            s_end (self, consumer, old_pattern != NULL);
+            s_subscribed (self, peer, msg->queue, s_refusal (error.code, path, error.text));
+            return;
+        }
+    }
+    json_decref (old_pattern);
+    s_subscribed (self, peer, msg->queue,
+                  json_pack ("{s:b,s:i,s:I}", "ok", 1, "ack_timeout_ms",
+                             self->config->ack_timeout_ms, "max_in_flight",
+                             (json_int_t)max_in_flight));
+    if (queue->stored) {
+        //  Deliveries waited in the store for a consumer.
+        queue->stored = false;
+        cabi_delivery_reload_queue (self);
+    }
+    s_serve (self, queue);
+}
+
+void
+cabi_queue_command (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
+{
+    if (msg->command == CABI_PROTO_SUBSCRIBE) {
+        s_subscribe (self, peer, msg);
+        return;
+    }
+    if (msg->command == CABI_PROTO_UNSUBSCRIBE) {
+        cabi_consumer_t *consumer = s_find (peer, msg->queue);
+        if (consumer)
+            s_end (self, consumer, true);
+        return;
+    }
+    //  DACK or DNACK: only for an agent delivery held here.
+    cabi_delivery_t *d = cabi_delivery_find (self, (int64_t)msg->delivery);
+    if (!d || d->target->type != CAB_TARGET_AGENT)
+        return;  //  Late: already settled (or never ours)
+    cabi_queue_t *queue = d->consumer ? d->consumer->queue : NULL;
+    bool ours = d->consumer && d->consumer->peer == peer;
+    if (msg->command == CABI_PROTO_DACK) {
+        if (d->where == CABI_DELIVERY_FLIGHT && !ours)
+            return;  //  Redelivered meanwhile: the other consumer answers
+        //  Also a late DACK (after the ack timeout) counts: it was handled.
+        cabi_queue_detach (self, d);
+        cabi_delivery_succeeded (self, d);
+    } else {
+        if (!ours)
+            return;
+        cabi_queue_detach (self, d);
+        cabi_delivery_failed (self, d, msg->text[0] ? msg->text : "refused by the consumer", false,
+                              false);
+    }
+    if (queue)
+        s_serve (self, queue);
+    cabi_queue_peer_alive (self, peer);
+}
+
+void
+cabi_queue_peer_gone (cabi_broker_t *self, cabi_peer_t *peer)
+{
+    if (!peer->consumers)
+        return;
+    bool rebuild = false;
+    cabi_consumer_t *consumer;
+    while ((consumer = (cabi_consumer_t *)zlistx_first (peer->consumers))) {
+        rebuild |= consumer->pattern != NULL;
+        s_end (self, consumer, false);
+    }
+    zlistx_destroy (&peer->consumers);
+    if (rebuild) {
+        cab_error_t error;
+        cab_error_clear (&error);
+        if (cabi_delivery_rebuild_rules (self, &error) != CAB_OK)
+            zsys_warning ("cabruca-broker: cannot drop subscription rules: %s", error.text);
+    }
+}
+
+void
+cabi_queue_peer_alive (cabi_broker_t *self, cabi_peer_t *peer)
+{
+    if (!peer->consumers)
+        return;
+    for (cabi_consumer_t *consumer = (cabi_consumer_t *)zlistx_first (peer->consumers); consumer;
+         consumer = (cabi_consumer_t *)zlistx_next (peer->consumers))
+        if (consumer->stalled) {
+            consumer->stalled = false;
+            s_serve (self, consumer->queue);
+            return;  //  s_serve may have moved the list's cursor: one per call
+        }
+}

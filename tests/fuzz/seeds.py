@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""seeds.py - write the seed inputs of tests/fuzz/corpus/<target>/seed-*.
+
+    python3 tests/fuzz/seeds.py        (from the top of the tree)
+
+Seeds come from the tree's own data: the example events, the event
+schemas, the pattern conformance suite, the default rule file, the broker
+manual's configuration, docs/protocol.md's messages, and one schema per
+group of the JSON Schema Test Suite (draft 7) when it is installed. Files
+the fuzzer found (regress-*) are kept; seed-* files are rewritten.
+"""
+import glob
+import json
+import os
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.path.join(TOP, 'tests', 'fuzz', 'corpus')
+JSTS = os.environ.get('JSTS_DIR', '/usr/share/json-schema-test-suite')
+
+
+def compact(value):
+    return json.dumps(value, separators=(',', ':'), ensure_ascii=False)
+
+
+def write(target, seeds):
+    directory = os.path.join(CORPUS, target)
+    os.makedirs(directory, exist_ok=True)
+    for old in glob.glob(os.path.join(directory, 'seed-*')):
+        os.remove(old)
+    seen = set()
+    count = 0
+    for name, data in seeds:
+        if isinstance(data, str):
+            data = data.encode('utf-8')
+        if data in seen or len(data) > 12000:
+            continue
+        seen.add(data)
+        count += 1
+        with open(os.path.join(directory, 'seed-%03d-%s' % (count, name)), 'wb') as out:
+            out.write(data)
+    print('%-16s %3d seeds' % (target, count))
+
+
+def lines(pattern):
+    for path in sorted(glob.glob(os.path.join(TOP, pattern))):
+        base = os.path.basename(path).split('.')[0]
+        kind = 'valid' if '.valid.' in path else 'invalid'
+        for number, line in enumerate(open(path, encoding='utf-8').read().splitlines()):
+            if line.strip():
+                yield '%s-%s-%d' % (base, kind, number), line
+
+
+def pattern_cases():
+    for path in sorted(glob.glob(os.path.join(TOP, 'tests/conformance/patterns/*.json'))):
+        base = os.path.basename(path)[:-5]
+        for number, case in enumerate(json.load(open(path, encoding='utf-8'))):
+            yield base, number, case
+
+
+def rules():
+    return json.load(open(os.path.join(TOP, 'schemas/rules/default.json'), encoding='utf-8'))
+
+
+events = list(lines('schemas/examples/*.json'))
+write('event', events + [
+    ('deep', '[' * 70 + ']' * 70),
+    ('bad-utf8', b'{"version":"0","source":"\xff"}'),
+    ('not-object', '[1,2,3]'),
+])
+
+write('json', [(name, data) for name, data in events[:6]] + [
+    ('scalars', '[0,-0,1.5,-1e-400,1E2,true,false,null,"\\u00e9\\ud83d\\ude00"]'),
+    ('big-integer', '[9223372036854775807,-9223372036854775808]'),
+    ('too-big-integer', '[9223372036854775808]'),
+    ('real-overflow', '[1e400]'),
+    ('nul', '["a\\u0000b"]'),
+    ('nul-key', '{"a\\u0000":1}'),
+    ('duplicate', '{"a":1,"a":2}'),
+    ('deep', '[' * 128 + ']' * 128),
+    ('too-deep', '[' * 129 + ']' * 129),
+    ('scalar', '"top"'),
+    ('lone-surrogate', '["\\ud800"]'),
+    ('escapes', '{"k\\n\\"\\/":"\\b\\f\\r\\t"}'),
+    ('whitespace', ' \t\r\n{ "a" : [ 1 , 2 ] }\n'),
+])
+
+schemas = []
+for path in sorted(glob.glob(os.path.join(TOP, 'schemas/events/*.json')) +
+                   [os.path.join(TOP, 'schemas/envelope.json')] +
+                   sorted(glob.glob(os.path.join(TOP, 'schemas/config/*.json')))):
+    schemas.append((os.path.basename(path)[:-5], compact(json.load(open(path)))))
+for path in sorted(glob.glob(os.path.join(JSTS, 'tests/draft7/*.json'))):
+    base = os.path.basename(path)[:-5]
+    for number, group in enumerate(json.load(open(path, encoding='utf-8'))):
+        schemas.append(('jsts-%s-%d' % (base, number), compact(group['schema'])))
+schemas.append(('remote-ref', '{"$ref":"http://fuzz.example/a#/definitions/a"}'))
+write('schema_compile', schemas)
+
+instances = events[:]
+for path in sorted(glob.glob(os.path.join(JSTS, 'tests/draft7/*.json')))[:12]:
+    base = os.path.basename(path)[:-5]
+    for number, group in enumerate(json.load(open(path, encoding='utf-8'))):
+        for test_number, test in enumerate(group['tests'][:2]):
+            instances.append(('jsts-%s-%d-%d' % (base, number, test_number),
+                              compact(test['data'])))
+write('schema_validate', instances)
+
+patterns = []
+match_events = []
+for base, number, case in pattern_cases():
+    text = case.get('pattern_text')
+    patterns.append(('%s-%d' % (base, number),
+                     text if text is not None else compact(case.get('pattern'))))
+    if 'event_text' in case:
+        match_events.append(('%s-%d' % (base, number), case['event_text']))
+    elif 'event' in case:
+        match_events.append(('%s-%d' % (base, number), compact(case['event'])))
+for rule in rules()['rules']:
+    patterns.append(('default-' + rule['name'], compact(rule['event_pattern'])))
+write('pattern_compile', patterns)
+write('pattern_match', match_events + events)
+
+event = events[0][1]
+protocol = [
+    ('hello', 'CAB/1\nHELLO\nmonitor-001'),
+    ('hello-options', 'CAB/1\nHELLO\nmonitor-001\n{"window":100}'),
+    ('welcome', 'CAB/1\nWELCOME\n{"protocol":1,"heartbeat_ms":1000,"timeout_ms":5000}'),
+    ('publish', 'CAB/1\nPUBLISH\n1\n' + event),
+    ('ack', 'CAB/1\nACK\n1\n41\n0193a5b2-7c10-7001-8001-000000000001\nstored'),
+    ('ack-duplicate', 'CAB/1\nACK\n3\n41\n0193a5b2-7c10-7001-8001-000000000001\nduplicate'),
+    ('nack', 'CAB/1\nNACK\n2\n9\nSchemaViolation\n/detail/severity\nenum: must be one of'),
+    ('heartbeat', 'CAB/1\nHEARTBEAT'),
+    ('status', 'CAB/1\nSTATUS'),
+    ('status-reply', 'CAB/1\nSTATUS-REPLY\n{"broker":"cabruca 0.1.0","protocol":1}'),
+    ('error', 'CAB/1\nERROR\n15\nProtocolError\nunknown command'),
+    ('bye', 'CAB/1\nBYE'),
+    ('subscribe', 'CAB/1\nSUBSCRIBE\nalerts\n{"source":["cabruca.agents.monitor"]}'),
+    ('unsubscribe', 'CAB/1\nUNSUBSCRIBE\nalerts'),
+    ('subscribed', 'CAB/1\nSUBSCRIBED\nalerts\n{"rule":"sub:alerts"}'),
+    ('deliver', 'CAB/1\nDELIVER\n7\nalerts\n1\n' + event),
+    ('dack', 'CAB/1\nDACK\n7'),
+    ('dnack', 'CAB/1\nDNACK\n7\nbusy'),
+    ('control', 'CAB/1\nCONTROL\n{"command":"status"}'),
+    ('control-reply', 'CAB/1\nCONTROL-REPLY\n{"ok":true}'),
+    ('version-2', 'CAB/2\nHELLO\nx'),
+    ('unknown', 'CAB/1\nFROB\nx'),
+]
+write('proto', protocol)
+
+config = {
+    "endpoints": ["ipc:///run/cabruca/broker.ipc", "tcp://127.0.0.1:5570"],
+    "store": {"path": "/var/lib/cabruca/events.db", "durability": "normal"},
+    "schemas": "/usr/share/cabruca/schemas",
+    "agents": {"monitor-001": {"sources": ["cabruca.agents.monitor"]}, "ops": {"sources": ["*"]}},
+    "limits": {"max_in_flight": 1000, "heartbeat_ms": 1000, "timeout_ms": 5000,
+               "batch_max": 1000, "max_peers": 1024, "validators": 0},
+}
+full = dict(config, rules="rules.json", data_dir="data",
+            archive={"retention_days": 30},
+            dead_letters={"standard_days": 14, "critical_days": 4},
+            delivery={"ack_timeout_ms": 30000, "backoff_base_ms": 1000,
+                      "backoff_max_ms": 60000, "max_pending_in_memory": 10000,
+                      "sweep_every_ms": 1000})
+write('broker_config', [
+    ('manual', compact(config)),
+    ('full', compact(full)),
+    ('minimal', '{"endpoints":["tcp://127.0.0.1:*"],"store":{"path":"e.db"}}'),
+    ('bad-limit', compact(dict(config, limits={"max_in_flight": 0}))),
+])
+
+rule_file = rules()
+seeds = [('default', compact(rule_file))]
+for rule in rule_file['rules']:
+    seeds.append(('one-' + rule['name'], compact({"rules": [rule]})))
+write('rules', seeds)
+
+transforms = []
+for rule in rule_file['rules']:
+    for target in rule['targets']:
+        if 'input_transformer' in target:
+            transforms.append(('%s-%s' % (rule['name'], target['id']),
+                               compact(target['input_transformer']) + '\n' + event))
+transforms.append(('reserved', compact({
+    "input_paths_map": {"s": "$.source", "all": "$"},
+    "input_template": '{"rule":<aws.events.rule-name>,"e":<aws.events.event>,"s":"<s>",'
+                      '"t":<aws.events.event.ingestion-time>,"j":<aws.events.event.json>}'}) +
+    '\n' + event))
+transforms.append(('plain-text', compact({
+    "input_paths_map": {"d": "$.detail.description"},
+    "input_template": "issue: <d>"}) + '\n' + event))
+write('transform', transforms)
