@@ -1,7 +1,7 @@
 #!/bin/sh
 #  setup.sh - install what is missing, build, then start cabruca or test it.
 #
-#    ./setup.sh start   install, build, run the main job
+#    ./setup.sh start   install, build, start the whole system (Ctrl-C stops it)
 #    ./setup.sh test    install, build, run the full test suite
 #    ./setup.sh build   install and build only
 #
@@ -22,7 +22,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 PACKAGES="build-essential autoconf automake libtool pkg-config git
   libzmq3-dev libczmq-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev
   libpcre2-dev check json-schema-test-suite python3 python3-zmq sqlite3
-  clang-format valgrind clang libclang-rt-dev"
+  clang-format valgrind clang libclang-rt-dev libmicrohttpd-dev chromium"
 #  tests/terraform runs node and npm: Debian's only when none is installed.
 command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
@@ -80,11 +80,11 @@ stage () {
 case "${1:-}" in
     start)
         install_packages; build
-        #  The main job at this stage: validate the example events against the
-        #  schema registry (later issues start the broker, agents, dashboard).
-        cd "$TOP"
-        log "validating schemas/examples/*.valid.json against the registry"
-        cat schemas/examples/*.valid.json | "$BUILD/cabruca" schemas validate -
+        #  The main job: the supervisor, the broker and the four agents on
+        #  their default configuration in $CABRUCA_RUN_DIR (default _run/),
+        #  in the foreground until Ctrl-C (docs/operations.md).
+        exec sh "$TOP/core/supervisor/cabruca-system.sh" "$BUILD" "$TOP" \
+            "${CABRUCA_RUN_DIR:-$TOP/_run}"
         ;;
     test)
         install_packages; build

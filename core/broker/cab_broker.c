@@ -58,6 +58,7 @@ s_peer_destroy (void **item_p)
     cabi_peer_t *peer = (cabi_peer_t *)*item_p;
     if (peer) {
         zframe_destroy (&peer->identity);
+        free (peer->cert_sources);
         zlistx_destroy (&peer->consumers);  //  The consumers belong to their queues
         free (peer);
         *item_p = NULL;
@@ -259,6 +260,8 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
     if (!self->writer)
         return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
     cab_status_t status = cabi_delivery_setup (self, error);
+    if (status == CAB_OK)
+        status = cabi_security_setup (self, error);
     if (status != CAB_OK)
         return status;
     for (size_t index = 0; index < config->endpoint_count; index++) {
@@ -266,8 +269,11 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
             return cab_error_set (error, CAB_ERR_IO, NULL, "cannot bind %s: %s",
                                   config->endpoints[index], zmq_strerror (zmq_errno ()));
         char *resolved = zsock_last_endpoint (self->router);
+        status = cabi_security_bound (self, resolved ? resolved : config->endpoints[index], error);
         zlistx_add_end (endpoints, resolved ? resolved : config->endpoints[index]);
         zstr_free (&resolved);
+        if (status != CAB_OK)
+            return status;
     }
     return CAB_OK;
 }
@@ -428,6 +434,7 @@ s_broker_actor (zsock_t *pipe, void *arg)
     cabi_chunk_destroy (&self->chunk);
     zactor_destroy (&self->writer);  //  After the drain: every batch is answered
     zsock_destroy (&self->router);
+    cabi_security_teardown (self);
     cabi_batch_destroy (&self->accum);
     cabi_batch_destroy (&self->spare);
     zhashx_destroy (&self->peers);  //  Before the queues: peers list their consumers

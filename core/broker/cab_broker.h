@@ -32,6 +32,8 @@
 //  max_in_flight, default CAB_BROKER_CONSUMER_WINDOW).
 #define CAB_BROKER_CONSUMER_MAX  1000
 #define CAB_BROKER_CONSUMER_WINDOW 100
+//  Longest acknowledgement timeout a subscription may ask for (ms).
+#define CAB_BROKER_ACK_TIMEOUT_MAX 86400000
 
 //  A broker configuration (cab_broker_config.c; the file format is in
 //  docs/man/cabruca-broker.md). Fields are public and plain: tests build
@@ -60,6 +62,11 @@ typedef struct {
     int backoff_base_ms, backoff_max_ms;        //  Retry backoff (full jitter)
     size_t max_pending_in_memory;               //  Deliveries held in memory, at most
     int sweep_every_ms;                         //  Retention sweep step every this often
+    //  Security (issue 11, docs/security.md)
+    bool allow_remote;                          //  tcp endpoints may bind non-loopback hosts
+    char *curve_secret_key;                     //  Owned; the broker's zcert (secret) file, or
+                                                //  NULL: no CURVE
+    char *curve_clients_dir;                    //  Owned; the known agents' public certificates
 } cab_broker_config_t;
 
 typedef struct _cab_broker_t cab_broker_t;
@@ -113,9 +120,15 @@ cab_status_t
 
 //  Start a broker with a configuration (stolen: *config_p is nulled, even
 //  on failure): open the store, load the schemas, bind every endpoint and
-//  start accepting. Returns NULL and fills error on failure:
-//  CAB_ERR_INVALID_CONFIG (no endpoint or store), CAB_ERR_IO (an endpoint
-//  cannot be bound), CAB_ERR_STORE_UNAVAILABLE / CAB_ERR_UNSUPPORTED_VERSION
+//  start accepting. With curve_secret_key set every endpoint is a CURVE
+//  server and an authenticator (czmq zauth) admits only the certificates in
+//  curve_clients_dir; without it, an ipc socket file is made owner-only
+//  (0600) and tcp endpoints must be loopback unless allow_remote. Returns
+//  NULL and fills error on failure: CAB_ERR_INVALID_CONFIG (no endpoint or
+//  store, a non-loopback tcp endpoint, an unreadable certificate or clients
+//  directory, a second CURVE broker in this process), CAB_ERR_IO (an
+//  endpoint cannot be bound or made owner-only, the authenticator does not
+//  start), CAB_ERR_STORE_UNAVAILABLE / CAB_ERR_UNSUPPORTED_VERSION
 //  / CAB_ERR_IO (the store), schema errors from cab_registry_load_dir.
 //  Caller owns the return value and must destroy it.
 cab_broker_t *

@@ -13,7 +13,9 @@
          "dead_letters": {"standard_days": 14, "critical_days": 4},
          "delivery": {"ack_timeout_ms": 30000, "backoff_base_ms": 1000,
                       "backoff_max_ms": 300000, "max_pending_in_memory": 10000,
-                      "sweep_every_ms": 1000}}
+                      "sweep_every_ms": 1000},
+         "curve": {"secret_key_file": "broker.key_secret", "clients_dir": "certs"},
+         "allow_remote": false}
 
     Validation is strict (unknown keys are errors) and every error names the
     value with a JSON Pointer. Documented in docs/man/cabruca-broker.md.
@@ -77,6 +79,8 @@ cab_broker_config_destroy (cab_broker_config_t **self_p)
     free (self->rules_path);
     free (self->data_dir);
     json_decref (self->rules_document);
+    free (self->curve_secret_key);
+    free (self->curve_clients_dir);
     free (self);
     *self_p = NULL;
 }
@@ -382,6 +386,32 @@ s_parse_delivery (cab_broker_config_t *self, json_t *value, cab_error_t *error)
     return CAB_OK;
 }
 
+//  "curve": {"secret_key_file": FILE, "clients_dir": DIR}, both required;
+//  the files themselves are read when the broker starts.
+static cab_status_t
+s_parse_curve (cab_broker_config_t *self, json_t *value, const char *base_dir, cab_error_t *error)
+{
+    static const char *const keys[] = {"secret_key_file", "clients_dir", NULL};
+    if (!json_is_object (value))
+        return s_invalid (error, "/curve",
+                          "must be an object with \"secret_key_file\" and \"clients_dir\"");
+    if (s_known_keys (value, "/curve", keys, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    const char *key = json_string_value (json_object_get (value, "secret_key_file"));
+    if (!key || !*key)
+        return s_invalid (error, "/curve/secret_key_file",
+                          "must be the broker's secret certificate file (cabruca keys new-broker)");
+    const char *clients = json_string_value (json_object_get (value, "clients_dir"));
+    if (!clients || !*clients)
+        return s_invalid (error, "/curve/clients_dir",
+                          "must be the directory of the agents' public certificates");
+    self->curve_secret_key = s_resolve (key, base_dir);
+    self->curve_clients_dir = s_resolve (clients, base_dir);
+    if (!self->curve_secret_key || !self->curve_clients_dir)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    return CAB_OK;
+}
+
 //  A directory name, as a new string (dirname of path).
 static char *
 s_dirname (const char *path)
@@ -458,9 +488,9 @@ cab_broker_config_load_rules (cab_broker_config_t *self, cab_rules_t **rules_p, 
 static cab_status_t
 s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_error_t *error)
 {
-    static const char *const keys[] = {"endpoints", "store",    "schemas",      "agents",
-                                       "limits",    "$schema",  "rules",        "data_dir",
-                                       "archive",   "delivery", "dead_letters", NULL};
+    static const char *const keys[] = {
+        "endpoints", "store",   "schemas",  "agents",       "limits", "$schema",      "rules",
+        "data_dir",  "archive", "delivery", "dead_letters", "curve",  "allow_remote", NULL};
     if (!json_is_object (document))
         return s_invalid (error, "", "the configuration must be a JSON object");
     if (s_known_keys (document, "", keys, error) != CAB_OK)
@@ -495,6 +525,13 @@ s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_
     value = json_object_get (document, "delivery");
     if (value && s_parse_delivery (self, value, error) != CAB_OK)
         return CAB_ERR_INVALID_CONFIG;
+    value = json_object_get (document, "curve");
+    if (value && s_parse_curve (self, value, base_dir, error) != CAB_OK)
+        return error ? error->code : CAB_ERR_INVALID_CONFIG;
+    value = json_object_get (document, "allow_remote");
+    if (value && !json_is_boolean (value))
+        return s_invalid (error, "/allow_remote", "must be true or false");
+    self->allow_remote = json_is_true (value);
     return CAB_OK;
 }
 

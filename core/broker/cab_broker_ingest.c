@@ -211,8 +211,12 @@ s_publish (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, cabi_prot
         return;
     }
     zframe_t *copy = zframe_dup (identity);
-    if (!copy || (self->validator_count && !self->chunk && !(self->chunk = cabi_chunk_new ()))) {
+    char *sources =
+        self->validator_count && peer->cert_sources ? strdup (peer->cert_sources) : NULL;
+    if (!copy || (self->validator_count && peer->cert_sources && !sources) ||
+        (self->validator_count && !self->chunk && !(self->chunk = cabi_chunk_new ()))) {
         zframe_destroy (&copy);
+        free (sources);
         cab_error_set (&error, CAB_ERR_NOMEM, NULL, "out of memory");
         s_nack (self, identity, msg->tag, &error);
         return;
@@ -221,8 +225,9 @@ s_publish (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, cabi_prot
     self->in_flight++;
     if (self->validator_count == 0) {
         int64_t time_ms = 0;
-        cab_event_t *event = cabi_validate_event (self->config, self->registry, peer->agent_id,
-                                                  msg->body, msg->body_size, &time_ms, &error);
+        cab_event_t *event =
+            cabi_validate_event (self->config, self->registry, peer->agent_id, peer->cert_sources,
+                                 msg->body, msg->body_size, &time_ms, &error);
         if (!event || !s_append (self, &copy, msg->tag, &event, time_ms)) {
             if (event)
                 cab_error_set (&error, CAB_ERR_NOMEM, NULL, "out of memory");
@@ -235,6 +240,7 @@ s_publish (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, cabi_prot
     }
     cabi_job_t *job = &self->chunk->jobs[self->chunk->count++];
     job->identity = copy;
+    job->sources = sources;
     job->msg = *body_p;
     *body_p = NULL;
     job->body = msg->body;
@@ -288,6 +294,34 @@ cabi_broker_can_read (cabi_broker_t *self)
     return self->accum->count + self->validating < 2 * self->accum->capacity;
 }
 
+//  CURVE: the agent named in HELLO must be the one its certificate names;
+//  the certificate's sources become the session's allow-list. Returns
+//  false, having answered ERROR AccessDenied, when they differ.
+static bool
+s_identify (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, zmsg_t *body,
+            const char *agent_id)
+{
+    const char *name = NULL, *sources = NULL;
+    cabi_security_identity (self, body, &name, &sources);
+    if (!name || strcmp (name, agent_id) != 0) {
+        zsys_warning ("cabruca-broker: HELLO as '%s' refused: the certificate names %s%s%s",
+                      agent_id, name ? "'" : "", name ? name : "no agent", name ? "'" : "");
+        char text[256];
+        snprintf (text, sizeof text, "this certificate is not agent '%s'", agent_id);
+        s_error (self, identity, CAB_ERR_ACCESS_DENIED, text);
+        cabi_broker_peer_forget (self, peer);
+        return false;
+    }
+    char *copy = strdup (sources ? sources : "");
+    if (!copy) {
+        s_error (self, identity, CAB_ERR_NOMEM, "out of memory");
+        return false;
+    }
+    free (peer->cert_sources);
+    peer->cert_sources = copy;
+    return true;
+}
+
 //  Handle one message from the ROUTER (routing id already popped).
 static void
 s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
@@ -317,6 +351,8 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
                 s_error (self, identity, CAB_ERR_BUSY, "too many agents connected");
                 break;
             }
+            if (self->auth && !s_identify (self, peer, identity, *body_p, msg.agent_id))
+                break;
             //  A new session: the subscriptions of the last one end.
             cabi_queue_peer_gone (self, peer);
             peer->session = true;

@@ -167,6 +167,7 @@ typedef struct {
     size_t body_size;
     char tag [CABI_PROTO_TAG_MAX + 1];
     char agent_id [CABI_PROTO_AGENT_MAX + 1]; //  The session's
+    char *sources;                      //  Owned: the certificate's sources, or NULL
     cab_event_t *event;                 //  Result: owned, or NULL with error set
     int64_t time_ms;
     cab_error_t error;
@@ -183,12 +184,18 @@ typedef struct {
 
 //  Run every check on one event published in a session of session_agent:
 //  parse and envelope, agent id, allow-list, schema (registry may be NULL),
-//  time. Returns the loaded event (caller owns it) and sets *time_ms, or
-//  NULL with the refusal in error.
+//  time. The allow-list is cert_sources (the session's CURVE certificate's
+//  comma-separated "sources") when not NULL, else the configuration's.
+//  Returns the loaded event (caller owns it) and sets *time_ms, or NULL
+//  with the refusal in error.
 cab_event_t *
     cabi_validate_event (const cab_broker_config_t *config, cab_registry_t *registry,
-                         const char *session_agent, const char *text, size_t size,
-                         int64_t *time_ms, cab_error_t *error);
+                         const char *session_agent, const char *cert_sources,
+                         const char *text, size_t size, int64_t *time_ms, cab_error_t *error);
+
+//  True when source is in list (comma-separated, "*": any source).
+bool
+    cabi_sources_allow (const char *list, const char *source);
 
 //  Create an empty chunk; NULL when out of memory.
 cabi_chunk_t *
@@ -220,6 +227,7 @@ typedef struct {
     zframe_t *identity;                     //  Owned
     char agent_id [CABI_PROTO_AGENT_MAX + 1];
     bool session;                           //  HELLO received
+    char *cert_sources;                     //  Owned: its CURVE certificate's sources, or NULL
     int64_t last_seen;                      //  zclock_mono of its last message
     size_t in_flight;                       //  Its events taken in, not yet answered
     uint64_t send_failures;                 //  Consecutive replies we could not send
@@ -269,8 +277,10 @@ typedef struct _cabi_consumer_t {
     cabi_peer_t *peer;                      //  Borrowed
     cabi_queue_t *queue;                    //  Borrowed
     size_t max_in_flight;
+    int64_t ack_timeout_ms;                 //  Its deliveries come back after this
     zlistx_t *flight;                       //  cabi_delivery_t unacknowledged
     json_t *pattern;                        //  Owned: its ephemeral rule's pattern, or NULL
+    bool durable;                           //  Subscribed with a durable pattern
     bool stalled;                           //  A DELIVER to it could not be sent
     void *queue_handle, *peer_handle;
 } cabi_consumer_t;
@@ -296,6 +306,8 @@ typedef struct {
 typedef struct {
     cab_broker_config_t *config;            //  Owned
     zsock_t *router;
+    zactor_t *auth;                         //  CURVE: the authenticator (zauth), else NULL
+    zcertstore_t *certs;                    //  CURVE: the known agents' certificates
     zactor_t *writer;
     cabi_writer_stats_t writer_stats;
     cab_registry_t *registry;               //  NULL: envelope checks only
@@ -341,6 +353,8 @@ typedef struct {
     bool terminating;                       //  Draining: no retry of failed state changes
     int reload_after_commits;               //  Another pass after this many commits
     zlistx_t *notices;                      //  cab_event_t: dead letter events to store
+    json_t *durable;                        //  Durable subscriptions: {queue: [pattern...]}
+    char *durable_path;                     //  Where they are kept (data_dir/subscriptions.json)
     zhashx_t *orphans;                      //  queue -> cab_rules_t: rule sets for the
                                             //  deliveries of subscriptions gone
     uint64_t rng;                           //  Backoff jitter
@@ -475,6 +489,14 @@ void
 void
     cabi_delivery_reload_queue (cabi_broker_t *self);
 
+//  Most patterns of durable subscriptions, all queues together.
+#define CABI_DURABLE_MAX 256
+
+//  Write the durable subscriptions to their file (atomically: a temporary
+//  file renamed). CAB_OK or CAB_ERR_IO.
+cab_status_t
+    cabi_durable_save (cabi_broker_t *self, cab_error_t *error);
+
 //  Replace the rules (document owned by the caller is stolen; rules stolen).
 void
     cabi_delivery_set_rules (cabi_broker_t *self, json_t **document_p, cab_rules_t **rules_p);
@@ -605,5 +627,31 @@ void
 //  The STATUS-REPLY document. New reference, or NULL when out of memory.
 json_t *
     cabi_broker_status (cabi_broker_t *self);
+
+//  Security (cab_broker_security.c). Before binding: check the endpoints
+//  (tcp loopback unless allow_remote) and, with CURVE configured, load the
+//  broker's certificate, check the clients directory, start the
+//  authenticator and make the ROUTER a CURVE server. CAB_OK or an error.
+cab_status_t
+    cabi_security_setup (cabi_broker_t *self, cab_error_t *error);
+
+//  After binding endpoint (resolved): without CURVE, make an ipc socket
+//  file owner-only. CAB_OK or CAB_ERR_IO.
+cab_status_t
+    cabi_security_bound (cabi_broker_t *self, const char *endpoint, cab_error_t *error);
+
+//  CURVE: the agent name and sources (borrowed, valid until the next
+//  call; NULL when absent) of the certificate a message (body, received
+//  on the ROUTER) came with. The connection's User-Id is the client's
+//  public key, set by the authenticator; the broker looks that key up in
+//  its own copy of the clients directory, so a client cannot add
+//  properties its certificate does not have.
+void
+    cabi_security_identity (cabi_broker_t *self, zmsg_t *body, const char **name_p,
+                            const char **sources_p);
+
+//  Stop the authenticator (after the ROUTER is closed).
+void
+    cabi_security_teardown (cabi_broker_t *self);
 
 #endif

@@ -14,8 +14,11 @@
 */
 #include "cab_broker_internal.h"
 #include "cab_sender.h"
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static size_t
 s_id_hash (const void *key)
@@ -234,8 +237,81 @@ cabi_delivery_rebuild_rules (cabi_broker_t *self, cab_error_t *error)
                     return status;
                 }
             }
+    const char *queue_name;
+    json_t *patterns;
+    json_object_foreach (self->durable, queue_name, patterns)
+    {
+        size_t index;
+        json_t *pattern;
+        json_array_foreach (patterns, index, pattern)
+        {
+            cab_status_t status = cab_rules_add_subscription (rules, queue_name, pattern, error);
+            if (status != CAB_OK) {
+                cab_rules_unref (&rules);
+                return status;
+            }
+        }
+    }
     cab_rules_unref (&self->rules);
     self->rules = rules;
+    return CAB_OK;
+}
+
+cab_status_t
+cabi_durable_save (cabi_broker_t *self, cab_error_t *error)
+{
+    char temporary[1100];
+    snprintf (temporary, sizeof temporary, "%s.tmp", self->durable_path);
+    FILE *file = fopen (temporary, "w");
+    if (!file)
+        return cab_error_set (error, CAB_ERR_IO, NULL, "cannot write %s: %s", temporary,
+                              strerror (errno));
+    int rc = json_dumpf (self->durable, file, JSON_INDENT (2) | JSON_SORT_KEYS);
+    rc |= fputc ('\n', file) == EOF;
+    rc |= fflush (file) != 0 || fsync (fileno (file)) != 0;
+    rc |= fclose (file) != 0;
+    if (rc != 0 || rename (temporary, self->durable_path) != 0) {
+        int saved = errno;
+        remove (temporary);
+        return cab_error_set (error, CAB_ERR_IO, NULL, "cannot write %s: %s", self->durable_path,
+                              strerror (saved));
+    }
+    return CAB_OK;
+}
+
+//  Read the durable subscriptions kept by an earlier run.
+static cab_status_t
+s_durable_load (cabi_broker_t *self, cab_error_t *error)
+{
+    const char *dir = self->config->data_dir ? self->config->data_dir : ".";
+    size_t size = strlen (dir) + sizeof "/subscriptions.json";
+    self->durable_path = (char *)malloc (size);
+    if (!self->durable_path)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    snprintf (self->durable_path, size, "%s/subscriptions.json", dir);
+    if (access (self->durable_path, F_OK) != 0) {
+        self->durable = json_object ();
+        return self->durable ? CAB_OK : cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    json_error_t json_error;
+    self->durable = json_load_file (self->durable_path, JSON_REJECT_DUPLICATES, &json_error);
+    if (!self->durable)
+        return cab_error_set (error, CAB_ERR_INVALID_CONFIG, NULL, "%s:%d:%d: %s",
+                              self->durable_path, json_error.line, json_error.column,
+                              json_error.text);
+    size_t count = 0;
+    const char *queue_name;
+    json_t *patterns;
+    bool valid = json_is_object (self->durable);
+    json_object_foreach (self->durable, queue_name, patterns)
+    {
+        valid &= cabi_proto_queue_valid (queue_name) && json_is_array (patterns);
+        count += json_array_size (patterns);
+    }
+    if (!valid || count > CABI_DURABLE_MAX)
+        return cab_error_set (error, CAB_ERR_INVALID_CONFIG, NULL,
+                              "%s: not a list of durable subscriptions {\"queue\": [pattern...]}",
+                              self->durable_path);
     return CAB_OK;
 }
 
@@ -310,6 +386,12 @@ cabi_delivery_setup (cabi_broker_t *self, cab_error_t *error)
     zhashx_set_destructor (self->orphans, s_rules_destroy);
     zlistx_set_destructor (self->notices, s_event_destroy);
     self->rng = (uint64_t)zclock_usecs () | 1;
+    //  Durable subscriptions of an earlier run route events again.
+    status = s_durable_load (self, error);
+    if (status == CAB_OK && json_object_size (self->durable) > 0)
+        status = cabi_delivery_rebuild_rules (self, error);
+    if (status != CAB_OK)
+        return status;
     self->reader = cab_store_new_readonly (config->store_path, error);
     if (!self->reader)
         return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
@@ -350,6 +432,10 @@ cabi_delivery_teardown (cabi_broker_t *self)
     cab_rules_unref (&self->rules);
     json_decref (self->rules_document);
     self->rules_document = NULL;
+    json_decref (self->durable);
+    self->durable = NULL;
+    free (self->durable_path);
+    self->durable_path = NULL;
     if (self->replay) {
         zframe_destroy (&self->replay->identity);
         cab_pattern_destroy (&self->replay->pattern);

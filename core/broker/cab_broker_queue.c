@@ -12,7 +12,10 @@
 
     A subscription may carry an event pattern: the broker then adds a rule
     "sub:<queue>" with that pattern for as long as the subscription lasts
-    (ephemeral; durable subscriptions are refused for now).
+    (ephemeral), or, with "durable": true, until a durable subscriber of the
+    queue says UNSUBSCRIBE: durable patterns are kept in
+    data_dir/subscriptions.json and route events across sessions and
+    restarts (the deliveries wait in the store while nobody consumes).
     =========================================================================
 */
 #include "cab_broker_internal.h"
@@ -140,7 +143,7 @@ s_serve (cabi_broker_t *self, cabi_queue_t *queue)
         d->consumer = consumer;
         d->handle = zlistx_add_end (consumer->flight, d);
         queue->unacked++;
-        cabi_delivery_due (self, d, zclock_time () + self->config->ack_timeout_ms);
+        cabi_delivery_due (self, d, zclock_time () + consumer->ack_timeout_ms);
         //  Round robin: the one just served goes last.
         zlistx_move_end (queue->consumers, consumer->queue_handle);
     }
@@ -232,6 +235,59 @@ s_end (cabi_broker_t *self, cabi_consumer_t *consumer, bool rebuild)
     }
 }
 
+//  Add a durable pattern to queue (kept in the file, routing at once).
+static cab_status_t
+s_durable_add (cabi_broker_t *self, const char *queue, json_t *pattern, cab_error_t *error)
+{
+    json_t *list = json_object_get (self->durable, queue);
+    size_t index, total = 0;
+    json_t *have;
+    json_array_foreach (list, index, have)
+    {
+        if (json_equal (have, pattern))
+            return CAB_OK;  //  Subscribed again (a reconnection)
+    }
+    const char *name;
+    json_t *patterns;
+    json_object_foreach (self->durable, name, patterns) total += json_array_size (patterns);
+    if (total >= CABI_DURABLE_MAX)
+        return cab_error_set (error, CAB_ERR_BUSY, NULL, "%d durable subscription patterns already",
+                              CABI_DURABLE_MAX);
+    bool created = list == NULL;
+    if (created) {
+        list = json_array ();
+        if (!list || json_object_set_new (self->durable, queue, list) != 0)
+            return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    if (json_array_append (list, pattern) != 0)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    cab_status_t status = cabi_delivery_rebuild_rules (self, error);
+    if (status == CAB_OK)
+        status = cabi_durable_save (self, error);
+    if (status != CAB_OK) {
+        json_array_remove (list, json_array_size (list) - 1);
+        if (created)
+            json_object_del (self->durable, queue);
+        cab_error_t ignored;
+        cabi_delivery_rebuild_rules (self, &ignored);
+    }
+    return status;
+}
+
+//  A durable subscriber unsubscribes: the queue's durable patterns go.
+static void
+s_durable_drop (cabi_broker_t *self, const char *queue)
+{
+    if (!json_object_get (self->durable, queue))
+        return;
+    json_object_del (self->durable, queue);
+    cab_error_t error;
+    cab_error_clear (&error);
+    if (cabi_durable_save (self, &error) != CAB_OK || cabi_delivery_rebuild_rules (self, &error))
+        zsys_warning ("cabruca-broker: dropping the durable subscription of %s: %s", queue,
+                      error.text);
+}
+
 static json_t *
 s_refusal (cab_status_t code, const char *path, const char *message)
 {
@@ -247,6 +303,7 @@ s_subscribe (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
     json_t *value = json_object_get (options, "max_in_flight");
     json_t *pattern = json_object_get (options, "pattern");
     json_t *durable = json_object_get (options, "durable");
+    json_t *ack_timeout = json_object_get (options, "ack_timeout_ms");
     json_t *answer = NULL;
     if (!json_is_object (options))
         answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "", "options must be a JSON object");
@@ -254,17 +311,17 @@ s_subscribe (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
                        json_integer_value (value) > CAB_BROKER_CONSUMER_MAX))
         answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/max_in_flight",
                             "must be an integer from 1 to 1000");
+    else if (ack_timeout &&
+             (!json_is_integer (ack_timeout) || json_integer_value (ack_timeout) < 100 ||
+              json_integer_value (ack_timeout) > CAB_BROKER_ACK_TIMEOUT_MAX))
+        answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/ack_timeout_ms",
+                            "must be an integer from 100 to 86400000 (24 hours)");
     else if (pattern && !json_is_object (pattern))
         answer = s_refusal (CAB_ERR_INVALID_PATTERN, "/pattern", "must be an event pattern object");
     else if (durable && !json_is_boolean (durable))
         answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable", "must be true or false");
     else if (json_is_true (durable) && !pattern)
         answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable", "durable needs a pattern");
-    else if (json_is_true (durable))
-        answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable",
-                            "durable subscriptions are not supported by this broker yet: "
-                            "subscribe without durable (ephemeral), or route the queue with a "
-                            "rule in the rule file");
     if (value)
         max_in_flight = (size_t)json_integer_value (value);
     cabi_consumer_t *consumer = answer ? NULL : s_find (peer, msg->queue);
@@ -300,11 +357,30 @@ s_subscribe (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
         return;
     }
     consumer->max_in_flight = max_in_flight;
+    consumer->ack_timeout_ms =
+        ack_timeout ? json_integer_value (ack_timeout) : self->config->ack_timeout_ms;
     consumer->stalled = false;
     json_t *old_pattern = consumer->pattern;
-    consumer->pattern = pattern ? json_incref (pattern) : NULL;
+    bool is_durable = json_is_true (durable);
+    consumer->pattern = pattern && !is_durable ? json_incref (pattern) : NULL;
+    if (is_durable) {
+        cab_error_t error;
+        cab_error_clear (&error);
+        if (s_durable_add (self, queue->name, pattern, &error) != CAB_OK) {
+            char path[CAB_ERROR_PATH_MAX + 16];
+            snprintf (path, sizeof path, "/pattern%s", error.path);
+            json_decref (options);
+            consumer->pattern = old_pattern;
+            s_end (self, consumer, old_pattern != NULL);
+            s_subscribed (self, peer, msg->queue,
+                          s_refusal (error.code, error.code == CAB_ERR_INVALID_PATTERN ? path : "",
+                                     error.text));
+            return;
+        }
+        consumer->durable = true;
+    }
     json_decref (options);
-    if (consumer->pattern || old_pattern) {
+    if (!is_durable && (consumer->pattern || old_pattern)) {
         cab_error_t error;
         cab_error_clear (&error);
         if (cabi_delivery_rebuild_rules (self, &error) != CAB_OK) {
@@ -319,8 +395,8 @@ s_subscribe (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
     }
     json_decref (old_pattern);
     s_subscribed (self, peer, msg->queue,
-                  json_pack ("{s:b,s:i,s:I}", "ok", 1, "ack_timeout_ms",
-                             self->config->ack_timeout_ms, "max_in_flight",
+                  json_pack ("{s:b,s:I,s:I}", "ok", 1, "ack_timeout_ms",
+                             (json_int_t)consumer->ack_timeout_ms, "max_in_flight",
                              (json_int_t)max_in_flight));
     if (queue->stored) {
         //  Deliveries waited in the store for a consumer.
@@ -339,6 +415,8 @@ cabi_queue_command (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
     }
     if (msg->command == CABI_PROTO_UNSUBSCRIBE) {
         cabi_consumer_t *consumer = s_find (peer, msg->queue);
+        if (consumer && consumer->durable)
+            s_durable_drop (self, msg->queue);
         if (consumer)
             s_end (self, consumer, true);
         return;

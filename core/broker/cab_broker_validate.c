@@ -16,10 +16,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool
+cabi_sources_allow (const char *list, const char *source)
+{
+    if (!list || !source)
+        return false;
+    size_t length = strlen (source);
+    const char *item = list;
+    while (*item) {
+        while (*item == ' ' || *item == ',')
+            item++;
+        const char *end = item;
+        while (*end && *end != ',')
+            end++;
+        const char *last = end;
+        while (last > item && last[-1] == ' ')
+            last--;
+        size_t size = (size_t)(last - item);
+        if ((size == 1 && *item == '*') ||
+            (size == length && size && memcmp (item, source, size) == 0))
+            return true;
+        item = end;
+    }
+    return false;
+}
+
 cab_event_t *
 cabi_validate_event (const cab_broker_config_t *config, cab_registry_t *registry,
-                     const char *session_agent, const char *text, size_t size, int64_t *time_ms,
-                     cab_error_t *error)
+                     const char *session_agent, const char *cert_sources, const char *text,
+                     size_t size, int64_t *time_ms, cab_error_t *error)
 {
     cab_event_t *event = cab_event_load (text, size, error);
     if (!event)
@@ -31,9 +56,11 @@ cabi_validate_event (const cab_broker_config_t *config, cab_registry_t *registry
         status = cab_error_set (error, CAB_ERR_ACCESS_DENIED, "/detail/agent_id",
                                 "the event's agent_id '%s' is not this session's agent '%s'",
                                 agent_id ? agent_id : "", session_agent);
-    else if (!cab_broker_config_allows (config, agent_id, source))
+    else if (cert_sources ? !cabi_sources_allow (cert_sources, source)
+                          : !cab_broker_config_allows (config, agent_id, source))
         status = cab_error_set (error, CAB_ERR_ACCESS_DENIED, "/source",
-                                "agent '%s' may not publish source '%s'", agent_id, source);
+                                "agent '%s' may not publish source '%s'%s", agent_id, source,
+                                cert_sources ? " (its certificate's sources)" : "");
     else if (registry)
         status = cab_registry_validate (registry, event, error);
     if (status == CAB_OK && cab_time_parse (cab_event_time (event), time_ms) != CAB_OK)
@@ -60,6 +87,7 @@ cabi_chunk_destroy (cabi_chunk_t **self_p)
         cabi_job_t *job = &self->jobs[index];
         zframe_destroy (&job->identity);
         zmsg_destroy (&job->msg);
+        free (job->sources);
         cab_event_destroy (&job->event);
     }
     free (self);
@@ -110,8 +138,9 @@ s_validator_actor (zsock_t *pipe, void *arg)
         for (size_t index = 0; index < chunk->count; index++) {
             cabi_job_t *job = &chunk->jobs[index];
             cab_error_clear (&job->error);
-            job->event = cabi_validate_event (config, registry, job->agent_id, job->body,
-                                              job->body_size, &job->time_ms, &job->error);
+            job->event =
+                cabi_validate_event (config, registry, job->agent_id, job->sources, job->body,
+                                     job->body_size, &job->time_ms, &job->error);
         }
         zsock_send (pipe, "p", chunk);
     }

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "cab_daemon.h"
 #include "cab_broker.h"
+#include <curl/curl.h>
 #include <czmq.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,6 +78,8 @@ main (int argc, char **argv)
     zsys_set_logident ("cabruca-broker");
     zsys_set_logstream (stderr);
 
+    //  libcurl (the http targets) initialised once, here, before any thread.
+    curl_global_init (CURL_GLOBAL_DEFAULT);
     //  For the SIGHUP messages (the broker takes the configuration).
     char rules_path[1024];
     snprintf (rules_path, sizeof rules_path, "%s", config->rules_path ? config->rules_path : "-");
@@ -104,6 +107,7 @@ main (int argc, char **argv)
     }
     fprintf (stderr, "cabruca-broker: %s: draining\n", strsignal (signal_number));
     cab_broker_destroy (&broker);
+    curl_global_cleanup ();
     fprintf (stderr, "cabruca-broker: stopped\n");
     return CAB_DAEMON_EXIT_OK;
 }

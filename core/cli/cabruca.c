@@ -21,6 +21,7 @@ static const s_command_t s_commands[] = {
     {"pattern", cli_pattern_main, "check EventBridge event patterns and match events offline"},
     {"publish", cli_publish_main, "publish events to the broker; print each ACK or NACK"},
     {"status", cli_status_main, "show the broker's counters, agents and store size"},
+    {"keys", cli_keys_main, "make CURVE certificates for the broker and its agents"},
     {"supervisor", cli_supervisor_main, "status, start, stop, restart programs; reload"},
     {"rules", cli_rules_main, "check a rule file and list its rules and targets"},
     {"dlq", cli_dlq_main, "list, show, redrive or purge dead letters"},

@@ -58,6 +58,16 @@ int cli_rules_main (int argc, char **argv);
 int cli_dlq_main (int argc, char **argv);
 int cli_replay_main (int argc, char **argv);
 int cli_query_main (int argc, char **argv);
+int cli_keys_main (int argc, char **argv);
+
+//  Use CURVE on client when cert (the agent's secret certificate) and
+//  server (the broker's public certificate) are given, each defaulting to
+//  $CABRUCA_CURVE_CERT / $CABRUCA_SERVER_CERT (cli_keys.c). CAB_OK when
+//  neither is set; CAB_ERR_INVALID_ARGUMENT when only one is; else the
+//  errors of cab_client_set_curve.
+cab_status_t
+    cli_curve_apply (cab_client_t *client, const char *cert, const char *server,
+                     cab_error_t *error);
 int cli_tail_main (int argc, char **argv);
 
 #endif

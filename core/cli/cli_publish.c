@@ -52,6 +52,7 @@ s_usage (FILE *out)
              "       cabruca publish [--broker ENDPOINT] [--agent ID] --type TYPE\n"
              "                       [--field NAME=VALUE ...] [--resource ARN ...]\n"
              "                       [--correlation-id UUID]\n"
+             "       (either form: [--curve-cert FILE --server-cert FILE])\n"
              "\n"
              "Publish events to the broker and print, per event and in input order,\n"
              "`ack <seq> <id>` or `nack <Code> <pointer>: <message>`.\n"
@@ -63,10 +64,17 @@ s_usage (FILE *out)
              "--agent     agent id of the session (default: $CABRUCA_AGENT, else the\n"
              "            first event's detail.agent_id, else \"cli\")\n"
              "--timeout   give up after MS milliseconds without all answers (default 30000)\n"
+             "--curve-cert   CURVE: the agent's secret certificate (default\n"
+             "               $CABRUCA_CURVE_CERT; docs/security.md)\n"
+             "--server-cert  CURVE: the broker's public certificate (default\n"
+             "               $CABRUCA_SERVER_CERT)\n"
              "\n"
              "Exit status: 0 all acknowledged, 1 some refused or unanswered, 2 usage error.\n",
              CAB_CLIENT_DEFAULT_ENDPOINT);
 }
+
+//  CURVE certificates (--curve-cert, --server-cert), or NULL.
+static const char *s_curve_cert, *s_server_cert;
 
 static void
 s_print_ready (s_output_t *output)
@@ -182,6 +190,8 @@ s_publish_lines (cab_client_t **client_p, cab_lines_t *lines, const char *endpoi
             char *first = agent ? NULL : s_agent_of (line, length);
             *client_p = cab_client_new (endpoint, agent ? agent : first ? first : "cli", &error);
             free (first);
+            if (*client_p && cli_curve_apply (*client_p, s_curve_cert, s_server_cert, &error))
+                cab_client_destroy (client_p);
             if (!*client_p) {
                 *error_p = error;
                 return false;
@@ -234,6 +244,10 @@ cli_publish_main (int argc, char **argv)
             endpoint = argv[++index];
         else if (streq (arg, "--agent") && value)
             agent = argv[++index];
+        else if (streq (arg, "--curve-cert") && value)
+            s_curve_cert = argv[++index];
+        else if (streq (arg, "--server-cert") && value)
+            s_server_cert = argv[++index];
         else if (streq (arg, "--type") && value)
             type = argv[++index];
         else if (streq (arg, "--correlation-id") && value)
@@ -285,6 +299,8 @@ cli_publish_main (int argc, char **argv)
             goto done;
         }
         client = cab_client_new (endpoint, agent ? agent : "cli", &error);
+        if (client && cli_curve_apply (client, s_curve_cert, s_server_cert, &error) != CAB_OK)
+            cab_client_destroy (&client);
         if (client) {
             cab_client_set_handler (client, s_on_result, &output);
             zhashx_insert (output.ordinals, "1", "1");

@@ -17,6 +17,7 @@ s_usage (FILE *out)
 {
     fprintf (out,
              "usage: cabruca status [--broker ENDPOINT] [--json] [--timeout MS]\n"
+             "                      [--curve-cert FILE --server-cert FILE]\n"
              "\n"
              "Print the broker's counters: events received, stored, duplicates, refused\n"
              "(by code), in flight; the connected agents; the store's size.\n"
@@ -24,6 +25,10 @@ s_usage (FILE *out)
              "--broker    endpoint (default: $CABRUCA_BROKER, else %s)\n"
              "--json      print the broker's STATUS-REPLY document as JSON\n"
              "--timeout   wait at most MS milliseconds for the answer (default 5000)\n"
+             "--curve-cert   CURVE: a secret certificate the broker knows (default\n"
+             "               $CABRUCA_CURVE_CERT; docs/security.md)\n"
+             "--server-cert  CURVE: the broker's public certificate (default\n"
+             "               $CABRUCA_SERVER_CERT)\n"
              "\n"
              "Exit status: 0 the broker answered, 1 it did not, 2 usage error.\n",
              CAB_CLIENT_DEFAULT_ENDPOINT);
@@ -74,7 +79,7 @@ s_print (json_t *status)
 int
 cli_status_main (int argc, char **argv)
 {
-    const char *endpoint = NULL;
+    const char *endpoint = NULL, *curve_cert = NULL, *server_cert = NULL;
     bool as_json = false;
     long timeout_ms = 5000;
     for (int index = 1; index < argc; index++) {
@@ -86,6 +91,10 @@ cli_status_main (int argc, char **argv)
             as_json = true;
         else if (streq (arg, "--broker") && index + 1 < argc)
             endpoint = argv[++index];
+        else if (streq (arg, "--curve-cert") && index + 1 < argc)
+            curve_cert = argv[++index];
+        else if (streq (arg, "--server-cert") && index + 1 < argc)
+            server_cert = argv[++index];
         else if (streq (arg, "--timeout") && index + 1 < argc) {
             char *end = NULL;
             timeout_ms = strtol (argv[++index], &end, 10);
@@ -102,6 +111,8 @@ cli_status_main (int argc, char **argv)
     cab_error_t error;
     cab_error_clear (&error);
     cab_client_t *client = cab_client_new (endpoint, NULL, &error);
+    if (client && cli_curve_apply (client, curve_cert, server_cert, &error) != CAB_OK)
+        cab_client_destroy (&client);
     json_t *status = NULL;
     if (client)
         cab_client_status (client, &status, (int)timeout_ms, &error);

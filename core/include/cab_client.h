@@ -81,6 +81,19 @@ cab_client_t *
 void
     cab_client_destroy (cab_client_t **self_p);
 
+//  Connect with CURVE (docs/security.md): client_cert_file is the agent's
+//  certificate with its secret key (NAME_secret from `cabruca keys new`;
+//  the name NAME finds NAME_secret too), server_cert_file the broker's
+//  public certificate. The connection is opened again at once (HELLO sent
+//  anew, unacknowledged events re-sent), and every reconnection uses the
+//  same keys. The broker admits only certificates it knows, and the agent
+//  id must be the one the certificate names. Returns CAB_OK, CAB_ERR_IO (a
+//  file cannot be read), CAB_ERR_INVALID_ARGUMENT (not a certificate, no
+//  secret key, no CURVE in this ZeroMQ).
+cab_status_t
+    cab_client_set_curve (cab_client_t *self, const char *client_cert_file,
+                          const char *server_cert_file, cab_error_t *error);
+
 //  Set the result handler (NULL: results are dropped) and its argument.
 void
     cab_client_set_handler (cab_client_t *self, cab_client_result_fn *handler, void *arg);
@@ -174,9 +187,13 @@ typedef int (cab_client_deliver_fn) (cab_client_t *client, const cab_client_deli
                                      void *arg);
 
 //  Subscribe to queue (1-64 of [A-Za-z0-9._-]) with options (borrowed, may
-//  be NULL): {"max_in_flight": 1..1000 (default 100), "pattern": {...}
+//  be NULL): {"max_in_flight": 1..1000 (default 100), "ack_timeout_ms":
+//  100..86400000 (how long a delivery may stay unanswered before the
+//  broker delivers it again; default the broker's), "pattern": {...}
 //  (also route the events matching this EventBridge pattern to the queue,
-//  for as long as the session lasts), "durable": false}. A second call for
+//  for as long as the session lasts), "durable": false (true: the pattern
+//  stays with the broker, across sessions and restarts, until
+//  cab_client_unsubscribe)}. A second call for
 //  the same queue replaces its handler and options. The subscription is
 //  kept by the client and sent again after every reconnection. Waits up to
 //  timeout_ms (-1: no limit, 0: do not wait) for the broker's SUBSCRIBED.
@@ -200,7 +217,8 @@ cab_status_t
     cab_client_settle (cab_client_t *self, uint64_t delivery, bool ack, cab_error_t *error);
 
 //  End the subscription to queue: the broker stops delivering and puts the
-//  deliveries this client has not acknowledged back in the queue. Returns
+//  deliveries this client has not acknowledged back in the queue; a
+//  durable subscription's pattern is dropped. Returns
 //  CAB_OK, or CAB_ERR_NOT_FOUND when the client has no such subscription.
 cab_status_t
     cab_client_unsubscribe (cab_client_t *self, const char *queue, cab_error_t *error);

@@ -10,7 +10,8 @@
     For each event type: an enum for each field with a fixed set of values
     (a misspelt value does not compile; one of another enum is a warning,
     -Wenum-conversion), a constructor that takes agent_id and the required
-    fields, and a setter for each optional field:
+    fields, a setter for each optional field, and a reader for each enum
+    field (cab_code_change_status (received, &status)):
         cab_event_t *e = cab_issue_detection_new ("monitor-001", CAB_SEVERITY_HIGH,
                                                   "disk_full", "/var is 97% full", &error);
         rc = cab_issue_detection_add_affected_resource (e, "/var", &error);
@@ -68,6 +69,14 @@ const char *
 cab_status_t
     cab_severity_parse (const char *name, cab_severity_t *value_p);
 
+//  Read cab_severity_t *value_p (when not NULL) from /detail/severity of an Issue Detection event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_issue_detection_severity (cab_event_t *event, cab_severity_t *value_p);
+
 //  Create an Issue Detection event with its required fields: agent_id (the monitor instance that
 //  found the issue: a string of 1 to 128 characters matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$);
 //  severity (how bad it is: one of the cab_severity_t values); issue_type (what kind of issue, in
@@ -122,6 +131,14 @@ const char *
 cab_status_t
     cab_priority_parse (const char *name, cab_priority_t *value_p);
 
+//  Read cab_priority_t *value_p (when not NULL) from /detail/priority of a Feature Request event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_feature_request_priority (cab_event_t *event, cab_priority_t *value_p);
+
 //  Feature Request feature_type: what kind of change is asked for.
 typedef enum {
     CAB_FEATURE_TYPE_NEW_FEATURE = 0,  //  "NEW_FEATURE"
@@ -145,6 +162,14 @@ const char *
 cab_status_t
     cab_feature_type_parse (const char *name, cab_feature_type_t *value_p);
 
+//  Read cab_feature_type_t *value_p (when not NULL) from /detail/feature_type of a Feature Request
+//  event, e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a
+//  NULL event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_feature_request_feature_type (cab_event_t *event, cab_feature_type_t *value_p);
+
 //  Feature Request estimated_impact.level: .
 typedef enum {
     CAB_IMPACT_LEVEL_LOW = 0,  //  "LOW"
@@ -162,6 +187,14 @@ const char *
 //  or CAB_ERR_INVALID_ARGUMENT for NULL or an unknown name (*value_p unchanged).
 cab_status_t
     cab_impact_level_parse (const char *name, cab_impact_level_t *value_p);
+
+//  Read cab_impact_level_t *value_p (when not NULL) from /detail/estimated_impact/level of a
+//  Feature Request event, e.g. one received (borrowed, not changed). Returns CAB_OK;
+//  CAB_ERR_INVALID_ARGUMENT for a NULL event or one of another type (source or detail-type);
+//  CAB_ERR_NOT_FOUND when the field is absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the
+//  names. On error *value_p is left alone.
+cab_status_t
+    cab_feature_request_estimated_impact_level (cab_event_t *event, cab_impact_level_t *value_p);
 
 //  Create a Feature Request event with its required fields: agent_id (the product agent instance: a
 //  string of 1 to 128 characters matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$); priority (how soon it
@@ -243,6 +276,14 @@ const char *
 cab_status_t
     cab_change_type_parse (const char *name, cab_change_type_t *value_p);
 
+//  Read cab_change_type_t *value_p (when not NULL) from /detail/change_type of a Code Change event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_code_change_change_type (cab_event_t *event, cab_change_type_t *value_p);
+
 //  Code Change status: review state of the change.
 typedef enum {
     CAB_CHANGE_STATUS_PROPOSED = 0,  //  "PROPOSED"
@@ -261,6 +302,14 @@ const char *
 //  CAB_OK, or CAB_ERR_INVALID_ARGUMENT for NULL or an unknown name (*value_p unchanged).
 cab_status_t
     cab_change_status_parse (const char *name, cab_change_status_t *value_p);
+
+//  Read cab_change_status_t *value_p (when not NULL) from /detail/status of a Code Change event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_code_change_status (cab_event_t *event, cab_change_status_t *value_p);
 
 //  Create a Code Change event with its required fields: agent_id (the developer agent instance: a
 //  string of 1 to 128 characters matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$); repository (repository
@@ -342,6 +391,14 @@ const char *
 cab_status_t
     cab_test_type_parse (const char *name, cab_test_type_t *value_p);
 
+//  Read cab_test_type_t *value_p (when not NULL) from /detail/test_type of a Test Results event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_test_results_test_type (cab_event_t *event, cab_test_type_t *value_p);
+
 //  Test Results status: PASSED: all passed; FAILED: some tests failed; ERROR: the run itself broke.
 typedef enum {
     CAB_TEST_STATUS_PASSED = 0,  //  "PASSED"
@@ -359,6 +416,14 @@ const char *
 //  or CAB_ERR_INVALID_ARGUMENT for NULL or an unknown name (*value_p unchanged).
 cab_status_t
     cab_test_status_parse (const char *name, cab_test_status_t *value_p);
+
+//  Read cab_test_status_t *value_p (when not NULL) from /detail/status of a Test Results event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_test_results_status (cab_event_t *event, cab_test_status_t *value_p);
 
 //  Create a Test Results event with its required fields: agent_id (the tester agent instance: a
 //  string of 1 to 128 characters matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$); test_type (which kind of
@@ -460,6 +525,14 @@ const char *
 cab_status_t
     cab_lifecycle_state_parse (const char *name, cab_lifecycle_state_t *value_p);
 
+//  Read cab_lifecycle_state_t *value_p (when not NULL) from /detail/state of an Agent Lifecycle
+//  event, e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a
+//  NULL event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_agent_lifecycle_state (cab_event_t *event, cab_lifecycle_state_t *value_p);
+
 //  Create an Agent Lifecycle event with its required fields: agent_id (the supervisor instance
 //  (e.g. supervisor): a string of 1 to 128 characters matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$);
 //  state (what happened to the process: one of the cab_lifecycle_state_t values); program (name of
@@ -525,6 +598,14 @@ const char *
 cab_status_t
     cab_budget_scope_parse (const char *name, cab_budget_scope_t *value_p);
 
+//  Read cab_budget_scope_t *value_p (when not NULL) from /detail/scope of a Budget Threshold event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_budget_threshold_scope (cab_event_t *event, cab_budget_scope_t *value_p);
+
 //  Budget Threshold unit: unit of used and limit.
 typedef enum {
     CAB_BUDGET_UNIT_USD = 0,  //  "USD"
@@ -541,6 +622,14 @@ const char *
 //  or CAB_ERR_INVALID_ARGUMENT for NULL or an unknown name (*value_p unchanged).
 cab_status_t
     cab_budget_unit_parse (const char *name, cab_budget_unit_t *value_p);
+
+//  Read cab_budget_unit_t *value_p (when not NULL) from /detail/unit of a Budget Threshold event,
+//  e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL
+//  event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_budget_threshold_unit (cab_event_t *event, cab_budget_unit_t *value_p);
 
 //  Budget Threshold action: what the mirror does now: nothing yet, defer, sample or shed events.
 typedef enum {
@@ -560,6 +649,14 @@ const char *
 //  CAB_OK, or CAB_ERR_INVALID_ARGUMENT for NULL or an unknown name (*value_p unchanged).
 cab_status_t
     cab_budget_action_parse (const char *name, cab_budget_action_t *value_p);
+
+//  Read cab_budget_action_t *value_p (when not NULL) from /detail/action of a Budget Threshold
+//  event, e.g. one received (borrowed, not changed). Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT for a
+//  NULL event or one of another type (source or detail-type); CAB_ERR_NOT_FOUND when the field is
+//  absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p is left
+//  alone.
+cab_status_t
+    cab_budget_threshold_action (cab_event_t *event, cab_budget_action_t *value_p);
 
 //  Create a Budget Threshold event with its required fields: agent_id (the broker instance (e.g.
 //  broker): a string of 1 to 128 characters matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$); scope (which
@@ -615,6 +712,14 @@ const char *
 cab_status_t
     cab_dead_letter_queue_parse (const char *name, cab_dead_letter_queue_t *value_p);
 
+//  Read cab_dead_letter_queue_t *value_p (when not NULL) from /detail/queue of a Delivery
+//  Dead-Lettered event, e.g. one received (borrowed, not changed). Returns CAB_OK;
+//  CAB_ERR_INVALID_ARGUMENT for a NULL event or one of another type (source or detail-type);
+//  CAB_ERR_NOT_FOUND when the field is absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the
+//  names. On error *value_p is left alone.
+cab_status_t
+    cab_delivery_dead_lettered_queue (cab_event_t *event, cab_dead_letter_queue_t *value_p);
+
 //  Delivery Dead-Lettered reason: why delivery stopped: attempts used up, event too old, or the
 //  target refused it for good.
 typedef enum {
@@ -633,6 +738,14 @@ const char *
 //  CAB_OK, or CAB_ERR_INVALID_ARGUMENT for NULL or an unknown name (*value_p unchanged).
 cab_status_t
     cab_dead_letter_reason_parse (const char *name, cab_dead_letter_reason_t *value_p);
+
+//  Read cab_dead_letter_reason_t *value_p (when not NULL) from /detail/reason of a Delivery
+//  Dead-Lettered event, e.g. one received (borrowed, not changed). Returns CAB_OK;
+//  CAB_ERR_INVALID_ARGUMENT for a NULL event or one of another type (source or detail-type);
+//  CAB_ERR_NOT_FOUND when the field is absent; CAB_ERR_SCHEMA_VIOLATION when it is not one of the
+//  names. On error *value_p is left alone.
+cab_status_t
+    cab_delivery_dead_lettered_reason (cab_event_t *event, cab_dead_letter_reason_t *value_p);
 
 //  Create a Delivery Dead-Lettered event with its required fields: agent_id (the broker instance
 //  (e.g. broker): a string of 1 to 128 characters matching ^[A-Za-z0-9][A-Za-z0-9._:-]*$); event_id

@@ -24,5 +24,6 @@
 #include "cab_events.h"
 #include "cab_registry.h"
 #include "cab_client.h"
+#include "cab_agent.h"
 
 #endif

@@ -63,8 +63,11 @@ struct _cab_client_t {
     uint64_t wait_seq;
     json_t *status_reply;
     json_t *control_reply;
-    zlistx_t *subs;   //  s_sub_t
-    zhashx_t *later;  //  Delivery id (decimal) -> "1": answered later (cab_client_settle)
+    zlistx_t *subs;         //  s_sub_t
+    zhashx_t *later;        //  Delivery id (decimal) -> "1": answered later (cab_client_settle)
+    zcert_t *curve_cert;    //  CURVE: our certificate (both keys), or NULL
+    char curve_server[41];  //  CURVE: the broker's public key, Z85
+    char refused[160];      //  Why the broker refused our last HELLO, or ""
 };
 
 static void
@@ -113,6 +116,10 @@ s_socket_open (cab_client_t *self, cab_error_t *error)
     zsock_set_linger (self->dealer, 0);
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 2000);
+    if (self->curve_cert) {
+        zcert_apply (self->curve_cert, self->dealer);
+        zsock_set_curve_serverkey (self->dealer, self->curve_server);
+    }
     if (zsock_connect (self->dealer, "%s", self->endpoint) != 0) {
         zsock_destroy (&self->dealer);
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "cannot connect to '%s': %s",
@@ -323,6 +330,7 @@ s_on_welcome (cab_client_t *self, const cabi_proto_t *msg)
     if (window >= 1 && window <= CAB_CLIENT_MAX_WINDOW)
         self->broker_window = (size_t)window;
     self->welcomed = true;
+    self->refused[0] = 0;
     self->sessions++;
     self->hello_wait_ms = S_HELLO_FIRST_MS;
     //  A new session: whatever the last one did not answer is sent again.
@@ -373,6 +381,9 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
             //  The broker does not know us (restarted, or forgot us): a new session.
             if (self->welcomed && reply.code == CAB_ERR_DISCONNECTED)
                 s_hello (self, now);
+            else if (!self->welcomed && reply.code == CAB_ERR_ACCESS_DENIED)
+                snprintf (self->refused, sizeof self->refused, " (HELLO refused: %.120s)",
+                          reply.text);
             break;
         case CABI_PROTO_BYE:
             if (self->welcomed)
@@ -534,6 +545,7 @@ cab_client_destroy (cab_client_t **self_p)
     zhashx_destroy (&self->later);
     json_decref (self->status_reply);
     json_decref (self->control_reply);
+    zcert_destroy (&self->curve_cert);
     free (self->endpoint);
     free (self);
     *self_p = NULL;
@@ -554,6 +566,54 @@ cab_client_set_window (cab_client_t *self, size_t window)
     if (window < 1 || window > CAB_CLIENT_MAX_WINDOW)
         return CAB_ERR_INVALID_ARGUMENT;
     self->window = window;
+    return CAB_OK;
+}
+
+//  Load a certificate file; with secret, it must have its secret key.
+static zcert_t *
+s_cert_load (const char *path, bool secret, cab_error_t *error)
+{
+    if (!path || !zsys_file_exists (path)) {
+        cab_error_set (error, CAB_ERR_IO, NULL, "cannot read certificate %s", path ? path : "");
+        return NULL;
+    }
+    zcert_t *cert = zcert_load (path);
+    if (cert && secret &&
+        strcmp (zcert_secret_txt (cert), "0000000000000000000000000000000000000000") == 0)
+        zcert_destroy (&cert);
+    if (!cert)
+        cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "%s is not a %s certificate", path,
+                       secret ? "secret (agent's NAME_secret)" : "CURVE");
+    return cert;
+}
+
+cab_status_t
+cab_client_set_curve (cab_client_t *self, const char *client_cert_file,
+                      const char *server_cert_file, cab_error_t *error)
+{
+    assert (self);
+    if (!zsys_has_curve ())
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "this ZeroMQ library has no CURVE support");
+    zcert_t *cert = s_cert_load (client_cert_file, true, error);
+    if (!cert)
+        return error ? error->code : CAB_ERR_INVALID_ARGUMENT;
+    zcert_t *server = s_cert_load (server_cert_file, false, error);
+    if (!server) {
+        zcert_destroy (&cert);
+        return error ? error->code : CAB_ERR_INVALID_ARGUMENT;
+    }
+    snprintf (self->curve_server, sizeof self->curve_server, "%s", zcert_public_txt (server));
+    zcert_destroy (&server);
+    zcert_destroy (&self->curve_cert);
+    self->curve_cert = cert;
+    //  Start over on a CURVE connection (WELCOME sends the unanswered again).
+    int64_t now = zclock_mono ();
+    cab_status_t status = s_socket_open (self, error);
+    if (status != CAB_OK)
+        return status;
+    self->last_recv = now;
+    s_hello (self, now);
     return CAB_OK;
 }
 
@@ -656,8 +716,8 @@ cab_client_publish_wait (cab_client_t *self, cab_event_t **event_p, int timeout_
     while (!self->wait_done) {
         if (zclock_mono () >= deadline) {
             entry->waited = false;  //  Its late result goes to the handler
-            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "no answer from the broker at %s",
-                                  self->endpoint);
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "no answer from the broker at %s%s",
+                                  self->endpoint, self->refused);
         }
         s_pump (self, deadline);
     }
@@ -686,8 +746,9 @@ cab_client_flush (cab_client_t *self, int timeout_ms, cab_error_t *error)
     int64_t deadline = s_deadline (timeout_ms);
     while (zlistx_size (self->pending) > 0) {
         if (zclock_mono () >= deadline)
-            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "%zu events still in flight to %s",
-                                  zlistx_size (self->pending), self->endpoint);
+            return cab_error_set (error, CAB_ERR_TIMEOUT, NULL,
+                                  "%zu events still in flight to %s%s", zlistx_size (self->pending),
+                                  self->endpoint, self->refused);
         s_pump (self, deadline);
     }
     return CAB_OK;

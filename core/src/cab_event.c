@@ -342,7 +342,9 @@ cab_event_load (const char *text, size_t length, cab_error_t *error)
     }
     if (s_check_text (text, length, error))
         return NULL;
+    //  Zeroed: jansson may fail (out of memory) before it fills it in.
     json_error_t json_error;
+    memset (&json_error, 0, sizeof json_error);
     json_t *document =
         json_loadb (text, length, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &json_error);
     if (!document) {

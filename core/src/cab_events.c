@@ -91,6 +91,23 @@ cab_issue_detection_new (const char *agent_id, cab_severity_t severity, const ch
     return cabi_typed_new (&s_issue_detection, values, error);
 }
 
+static const cabi_enum_field_t s_severity_read = {
+    .type = &s_issue_detection,
+    .name = "severity",
+    .names = s_severity_names,
+    .count = CAB_SEVERITY_COUNT_,
+};
+
+cab_status_t
+cab_issue_detection_severity (cab_event_t *event, cab_severity_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_severity_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_severity_t)value;
+    return rc;
+}
+
 static cabi_field_t s_issue_detection_add_affected_resource = {
     .op = CABI_ADD,
     .name = "affected_resources",
@@ -279,6 +296,58 @@ cab_feature_request_new (const char *agent_id, cab_priority_t priority,
         CABI_STRING (description),
     };
     return cabi_typed_new (&s_feature_request, values, error);
+}
+
+static const cabi_enum_field_t s_priority_read = {
+    .type = &s_feature_request,
+    .name = "priority",
+    .names = s_priority_names,
+    .count = CAB_PRIORITY_COUNT_,
+};
+
+cab_status_t
+cab_feature_request_priority (cab_event_t *event, cab_priority_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_priority_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_priority_t)value;
+    return rc;
+}
+
+static const cabi_enum_field_t s_feature_type_read = {
+    .type = &s_feature_request,
+    .name = "feature_type",
+    .names = s_feature_type_names,
+    .count = CAB_FEATURE_TYPE_COUNT_,
+};
+
+cab_status_t
+cab_feature_request_feature_type (cab_event_t *event, cab_feature_type_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_feature_type_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_feature_type_t)value;
+    return rc;
+}
+
+static const cabi_enum_field_t s_impact_level_read = {
+    .type = &s_feature_request,
+    .name = "estimated_impact",
+    .member = "level",
+    .names = s_impact_level_names,
+    .count = CAB_IMPACT_LEVEL_COUNT_,
+};
+
+cab_status_t
+cab_feature_request_estimated_impact_level (cab_event_t *event, cab_impact_level_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_impact_level_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_impact_level_t)value;
+    return rc;
 }
 
 static cabi_field_t s_feature_request_set_business_justification = {
@@ -532,6 +601,40 @@ cab_code_change_new (const char *agent_id, const char *repository, const char *b
     return cabi_typed_new (&s_code_change, values, error);
 }
 
+static const cabi_enum_field_t s_change_type_read = {
+    .type = &s_code_change,
+    .name = "change_type",
+    .names = s_change_type_names,
+    .count = CAB_CHANGE_TYPE_COUNT_,
+};
+
+cab_status_t
+cab_code_change_change_type (cab_event_t *event, cab_change_type_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_change_type_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_change_type_t)value;
+    return rc;
+}
+
+static const cabi_enum_field_t s_change_status_read = {
+    .type = &s_code_change,
+    .name = "status",
+    .names = s_change_status_names,
+    .count = CAB_CHANGE_STATUS_COUNT_,
+};
+
+cab_status_t
+cab_code_change_status (cab_event_t *event, cab_change_status_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_change_status_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_change_status_t)value;
+    return rc;
+}
+
 static cabi_field_t s_code_change_set_title = {
     .op = CABI_SET,
     .name = "title",
@@ -760,6 +863,40 @@ cab_test_results_new (const char *agent_id, cab_test_type_t test_type, cab_test_
         CABI_INTEGER (duration_ms),
     };
     return cabi_typed_new (&s_test_results, values, error);
+}
+
+static const cabi_enum_field_t s_test_type_read = {
+    .type = &s_test_results,
+    .name = "test_type",
+    .names = s_test_type_names,
+    .count = CAB_TEST_TYPE_COUNT_,
+};
+
+cab_status_t
+cab_test_results_test_type (cab_event_t *event, cab_test_type_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_test_type_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_test_type_t)value;
+    return rc;
+}
+
+static const cabi_enum_field_t s_test_status_read = {
+    .type = &s_test_results,
+    .name = "status",
+    .names = s_test_status_names,
+    .count = CAB_TEST_STATUS_COUNT_,
+};
+
+cab_status_t
+cab_test_results_status (cab_event_t *event, cab_test_status_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_test_status_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_test_status_t)value;
+    return rc;
 }
 
 static cabi_field_t s_test_results_set_repository = {
@@ -1054,6 +1191,23 @@ cab_agent_lifecycle_new (const char *agent_id, cab_lifecycle_state_t state, cons
     return cabi_typed_new (&s_agent_lifecycle, values, error);
 }
 
+static const cabi_enum_field_t s_lifecycle_state_read = {
+    .type = &s_agent_lifecycle,
+    .name = "state",
+    .names = s_lifecycle_state_names,
+    .count = CAB_LIFECYCLE_STATE_COUNT_,
+};
+
+cab_status_t
+cab_agent_lifecycle_state (cab_event_t *event, cab_lifecycle_state_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_lifecycle_state_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_lifecycle_state_t)value;
+    return rc;
+}
+
 static cabi_field_t s_agent_lifecycle_set_pid = {
     .op = CABI_SET,
     .name = "pid",
@@ -1285,6 +1439,57 @@ cab_budget_threshold_new (const char *agent_id, cab_budget_scope_t scope, double
     return cabi_typed_new (&s_budget_threshold, values, error);
 }
 
+static const cabi_enum_field_t s_budget_scope_read = {
+    .type = &s_budget_threshold,
+    .name = "scope",
+    .names = s_budget_scope_names,
+    .count = CAB_BUDGET_SCOPE_COUNT_,
+};
+
+cab_status_t
+cab_budget_threshold_scope (cab_event_t *event, cab_budget_scope_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_budget_scope_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_budget_scope_t)value;
+    return rc;
+}
+
+static const cabi_enum_field_t s_budget_unit_read = {
+    .type = &s_budget_threshold,
+    .name = "unit",
+    .names = s_budget_unit_names,
+    .count = CAB_BUDGET_UNIT_COUNT_,
+};
+
+cab_status_t
+cab_budget_threshold_unit (cab_event_t *event, cab_budget_unit_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_budget_unit_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_budget_unit_t)value;
+    return rc;
+}
+
+static const cabi_enum_field_t s_budget_action_read = {
+    .type = &s_budget_threshold,
+    .name = "action",
+    .names = s_budget_action_names,
+    .count = CAB_BUDGET_ACTION_COUNT_,
+};
+
+cab_status_t
+cab_budget_threshold_action (cab_event_t *event, cab_budget_action_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_budget_action_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_budget_action_t)value;
+    return rc;
+}
+
 static cabi_field_t s_budget_threshold_set_agent_type = {
     .op = CABI_SET,
     .name = "agent_type",
@@ -1459,6 +1664,40 @@ cab_delivery_dead_lettered_new (const char *agent_id, const char *event_id, cons
         CABI_INTEGER (attempts),
     };
     return cabi_typed_new (&s_delivery_dead_lettered, values, error);
+}
+
+static const cabi_enum_field_t s_dead_letter_queue_read = {
+    .type = &s_delivery_dead_lettered,
+    .name = "queue",
+    .names = s_dead_letter_queue_names,
+    .count = CAB_DEAD_LETTER_QUEUE_COUNT_,
+};
+
+cab_status_t
+cab_delivery_dead_lettered_queue (cab_event_t *event, cab_dead_letter_queue_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_dead_letter_queue_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_dead_letter_queue_t)value;
+    return rc;
+}
+
+static const cabi_enum_field_t s_dead_letter_reason_read = {
+    .type = &s_delivery_dead_lettered,
+    .name = "reason",
+    .names = s_dead_letter_reason_names,
+    .count = CAB_DEAD_LETTER_REASON_COUNT_,
+};
+
+cab_status_t
+cab_delivery_dead_lettered_reason (cab_event_t *event, cab_dead_letter_reason_t *value_p)
+{
+    int value;
+    cab_status_t rc = cabi_typed_get_enum (event, &s_dead_letter_reason_read, &value);
+    if (rc == CAB_OK && value_p)
+        *value_p = (cab_dead_letter_reason_t)value;
+    return rc;
 }
 
 static cabi_field_t s_delivery_dead_lettered_set_event_source = {

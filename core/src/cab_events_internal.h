@@ -46,6 +46,15 @@ typedef struct {
     cabi_field_t *const *required;
 } cabi_event_type_t;
 
+//  An enum field to read back from an event.
+typedef struct {
+    const cabi_event_type_t *type;
+    const char *name;          //  Member of detail
+    const char *member;        //  Member of that object, or NULL
+    const char *const *names;  //  The enum's names, by value
+    int count;
+} cabi_enum_field_t;
+
 //  A C value on its way to JSON.
 typedef struct {
     char kind;           //  's' string, 'i' integer, 'n' number, 'b' boolean, 'e' enum
@@ -72,6 +81,14 @@ cab_event_t *
 cab_status_t
     cabi_typed_set (cab_event_t *event, cabi_field_t *field, const char *key,
                     const cabi_value_t *values, cab_error_t *error);
+
+//  Read the enum field detail.NAME (or detail.NAME.MEMBER when member is not
+//  NULL) of an event of `type` into *value_p: its index in the names.
+//  Returns CAB_OK, CAB_ERR_INVALID_ARGUMENT (no event, or one of another
+//  type), CAB_ERR_NOT_FOUND (absent) or CAB_ERR_SCHEMA_VIOLATION (not one
+//  of the names).
+cab_status_t
+    cabi_typed_get_enum (cab_event_t *event, const cabi_enum_field_t *field, int *value_p);
 
 //  Name of enum value `value` in a table of `count` names, or NULL when out
 //  of range.

@@ -300,3 +300,23 @@ cabi_typed_new (const cabi_event_type_t *type, const cabi_value_t *values, cab_e
             cab_event_destroy (&event);
     return event;
 }
+
+cab_status_t
+cabi_typed_get_enum (cab_event_t *event, const cabi_enum_field_t *field, int *value_p)
+{
+    const char *source = cab_event_source (event), *detail_type = cab_event_detail_type (event);
+    if (!source || !detail_type || strcmp (source, field->type->source) != 0 ||
+        strcmp (detail_type, field->type->detail_type) != 0)
+        return CAB_ERR_INVALID_ARGUMENT;
+    json_t *value =
+        json_object_get (json_object_get (cab_event_json (event), "detail"), field->name);
+    if (field->member)
+        value = json_object_get (value, field->member);
+    if (!value)
+        return CAB_ERR_NOT_FOUND;
+    int index = cabi_enum_parse (field->names, field->count, json_string_value (value));
+    if (index < 0)
+        return CAB_ERR_SCHEMA_VIOLATION;
+    *value_p = index;
+    return CAB_OK;
+}

@@ -14,8 +14,9 @@ _name and _parse; a constructor taking agent_id and the required fields; a
 setter for every optional field (set_NAME), every member of an object field
 (set_OBJECT_MEMBER, plus set_OBJECT for the object's required members), every
 array field (add_ITEM, one item a call) and every map field (set_ENTRY, one
-entry a call). Each value is checked at run time against the field's schema,
-cut from the schema file here ($refs inlined) and embedded as JSON text.
+entry a call), and a reader for every enum field (PREFIX_FIELD). Each value
+is checked at run time against the field's schema, cut from the schema file
+here ($refs inlined) and embedded as JSON text.
 A schema shape the generator does not know is an error, not a silent gap.
 """
 import json
@@ -281,6 +282,7 @@ class EventType:
         if not all(isinstance(v, str) for v in schema["enum"]):
             raise GenError(f"{self.prefix} {path}: only string enums are supported")
         enum = Enum(name, schema["enum"], f"{self.detail_type} {path.replace('/', '.')}", doc)
+        enum.path = path
         self.all_enums[name] = enum
         self.enums.append(enum)
         return enum
@@ -431,7 +433,8 @@ HEADER_TOP = """\
     For each event type: an enum for each field with a fixed set of values
     (a misspelt value does not compile; one of another enum is a warning,
     -Wenum-conversion), a constructor that takes agent_id and the required
-    fields, and a setter for each optional field:
+    fields, a setter for each optional field, and a reader for each enum
+    field (cab_code_change_status (received, &status)):
         cab_event_t *e = cab_issue_detection_new ("monitor-001", CAB_SEVERITY_HIGH,
                                                   "disk_full", "/var is 97% full", &error);
         rc = cab_issue_detection_add_affected_resource (e, "/var", &error);
@@ -581,6 +584,17 @@ def generate(schemas_dir):
                 f"(*value_p unchanged)."))
             header.append(f"cab_status_t\n    cab_{e.name}_parse (const char *name, "
                           f"{e.ctype} *value_p);\n")
+            reader = f"cab_{t.prefix}_{e.path.replace('/', '_')}"
+            header.append("\n" + comment(
+                f"Read {e.ctype} *value_p (when not NULL) from /detail/{e.path} of "
+                f"{article(t.detail_type)} {t.detail_type} event, e.g. one received (borrowed, "
+                f"not changed). Returns "
+                f"CAB_OK; CAB_ERR_INVALID_ARGUMENT for a NULL event or one of another type "
+                f"(source or detail-type); CAB_ERR_NOT_FOUND when the field is absent; "
+                f"CAB_ERR_SCHEMA_VIOLATION when it is not one of the names. On error *value_p "
+                f"is left alone."))
+            header.append(f"cab_status_t\n    {reader} (cab_event_t *event, "
+                          f"{e.ctype} *value_p);\n")
             source.append(f"static const char *const s_{e.name}_names[] = {{\n")
             source.append(aligned([(f'    "{v}",', e.constant(v)) for v in e.values]))
             source.append("};\n\n")
@@ -626,6 +640,29 @@ def generate(schemas_dir):
         source.append("{\n" + values_block(params))
         source.append(f"    return cabi_typed_new (&s_{t.prefix}, values, error);\n}}\n\n")
         names.add(ctor)
+
+        for e in t.enums:
+            reader = f"cab_{t.prefix}_{e.path.replace('/', '_')}"
+            if reader in names:
+                raise GenError(f"two functions named {reader}")
+            names.add(reader)
+            parent, _, member = e.path.rpartition("/")
+            source.append(f"static const cabi_enum_field_t s_{e.name}_read = {{\n")
+            source.append(f"    .type = &s_{t.prefix},\n")
+            source.append(f'    .name = "{parent or e.path}",\n')
+            if parent:
+                source.append(f'    .member = "{member}",\n')
+            source.append(f"    .names = s_{e.name}_names,\n")
+            source.append(f"    .count = CAB_{e.name.upper()}_COUNT_,\n}};\n\n")
+            source.append(f"cab_status_t\n{reader} (cab_event_t *event, {e.ctype} *value_p)\n{{\n")
+            source.append("    int value;\n")
+            call = f"    cab_status_t rc = cabi_typed_get_enum (event, &s_{e.name}_read, &value);"
+            if len(call) > WIDTH:
+                raise GenError(f"enum name {e.name} too long for the reader's call")
+            source.append(call + "\n")
+            source.append("    if (rc == CAB_OK && value_p)\n")
+            source.append(f"        *value_p = ({e.ctype})value;\n")
+            source.append("    return rc;\n}\n\n")
 
         for f in t.fields:
             function = f"cab_{t.prefix}_{f.function}"

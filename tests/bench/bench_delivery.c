@@ -19,7 +19,7 @@
     The parent process never touches ZeroMQ: every socket is in a child.
 
     usage: bench_delivery [-n EVENTS] [-r RUNS] [-R RATE] [-s SECONDS]
-                          [-b BROKER] [-S SRCDIR]
+                          [-b BROKER] [-S SRCDIR] [-m all|latency|on|off]
     (defaults: 100,000 events, 3 runs, 10,000 events/s for 10 s; the broker
     and the source tree of the build, or $CAB_BUILDDIR and $CAB_SRCDIR)
     =========================================================================
@@ -39,6 +39,7 @@
 #define EVENT_BYTES 1024
 #define MAX_RUNS    9
 #define QUEUE       "product-management"
+#define streq(a, b) (strcmp ((a), (b)) == 0)
 
 //  Where the latency run's publisher and consumer leave their per-event
 //  times (ACK, delivery) for the parent to pair up.
@@ -466,7 +467,8 @@ main (int argc, char **argv)
     int runs = 3;
     const char *broker = NULL, *srcdir = getenv ("CAB_SRCDIR");
     int option;
-    while ((option = getopt (argc, argv, "n:r:R:s:b:S:")) != -1) {
+    const char *mode = "all";
+    while ((option = getopt (argc, argv, "n:r:R:s:b:S:m:")) != -1) {
         if (option == 'n')
             total = strtol (optarg, NULL, 10);
         else if (option == 'r')
@@ -477,11 +479,13 @@ main (int argc, char **argv)
             seconds = strtol (optarg, NULL, 10);
         else if (option == 'b')
             broker = optarg;
+        else if (option == 'm')
+            mode = optarg;
         else if (option == 'S')
             srcdir = optarg;
         else {
             fprintf (stderr, "usage: bench_delivery [-n EVENTS] [-r RUNS] [-R RATE] "
-                             "[-s SECONDS] [-b BROKER] [-S SRCDIR]\n");
+                             "[-s SECONDS] [-b BROKER] [-S SRCDIR] [-m all|latency|on|off]\n");
             return 100;
         }
     }
@@ -523,7 +527,7 @@ main (int argc, char **argv)
     fflush (stdout);
 
     //  1. Latency: publisher -> broker (default rules) -> subscribed consumer.
-    {
+    if (streq (mode, "all") || streq (mode, "latency")) {
         mkdir (latency_dir, 0700);
         if (!s_write_config (config_on, latency_dir, endpoint, srcdir, rules)) {
             status = 111;
@@ -592,6 +596,11 @@ main (int argc, char **argv)
     long per = total / PUBLISHERS;
     for (int run = 0; run < runs; run++) {
         for (int routing = 0; routing <= 1; routing++) {
+            if (streq (mode, "latency") || (streq (mode, "on") && !routing) ||
+                (streq (mode, "off") && routing)) {
+                off[run] = on[run] = routed[run] = cpu_off[run] = cpu_on[run] = 0;
+                continue;
+            }
             char run_dir[640], command[1400];
             snprintf (run_dir, sizeof run_dir, "%s", routing ? dir_on : dir_off);
             snprintf (command, sizeof command, "rm -rf '%s' && mkdir -p '%s'", run_dir, run_dir);

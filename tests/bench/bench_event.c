@@ -163,6 +163,15 @@ main (int argc, char *argv[])
             validate_median * 1e6, validate_median / parse_median);
     printf ("  cab_uuid_v7                         : %8.3f us/id\n", s_median (uuid, runs) * 1e6);
     printf ("  cab_time_now                        : %8.3f us/call\n", s_median (now, runs) * 1e6);
+    //  The jansson parse rate is the suite's per-event parsing baseline.
+    printf ("BENCH name=jansson_parse value=%.0f unit=events/s bytes=%zu runs=%d\n",
+            1.0 / parse_median, length, runs);
+    printf ("BENCH name=event_load value=%.0f unit=events/s baseline=%.0f "
+            "baseline_unit=events/s(json_loadb) runs=%d\n",
+            1.0 / load_median, 1.0 / parse_median, runs);
+    printf ("BENCH name=registry_validate value=%.0f unit=events/s baseline=%.0f "
+            "baseline_unit=events/s(json_loadb) runs=%d\n",
+            1.0 / validate_median, 1.0 / parse_median, runs);
     cab_event_destroy (&event);
     cab_registry_destroy (&registry);
     free (text);

@@ -3,16 +3,28 @@
 
     Processes, as in production: one cabruca-broker (durability normal, the
     source tree's schemas) and 4 publisher processes using cab_client with
-    a window of 1,000, publishing 1 KB Issue Detection events. Measured:
-      1. raw ZeroMQ: 4 DEALER processes -> 1 ROUTER process that answers
-         each 1 KB message with a small ack (window 1,000): the baseline;
-      2. acked events/s through the broker (validation + group commit);
-      3. publish->ACK latency p50/p99 at a fixed 10,000 events/s;
-      4. the broker's peak RSS (VmHWM) after all of it.
-    Each throughput is the median of the runs (-r). The parent process never
-    touches ZeroMQ: every socket lives in a forked child.
+    a window of 1,000, publishing 1 KB Issue Detection events. Measured, each
+    against a baseline in the same run:
+      1. acked events/s through the broker (validation + group commit),
+         against raw ZeroMQ: 4 DEALER processes -> 1 ROUTER process that
+         answers each 1 KB message with a small ack (window 1,000);
+      2. publish->ACK latency p50/p99/p99.9 at a fixed rate (default 10,000
+         events/s over the 4 publishers), against the same raw ZeroMQ pair
+         paced at the same rate; the percentiles of all events together;
+      3. the realistic mix: cabruca-loadtest (4 agents, the four event types,
+         1 KB) as fast as it can, then at the fixed rate (one run each);
+      4. how cost grows with load (-G RATE,RATE,...): one paced run per
+         rate, publish->ACK percentiles and broker CPU per event;
+      5. how it grows with stored history: the last run against the first
+         (the store empty, then holding what the runs before stored);
+      6. the broker's peak RSS (VmHWM) once the store holds -S events (the
+         rest published unpaced at the end if the runs stored fewer).
+    Each figure is the median of the runs (-r). The parent process never
+    touches ZeroMQ: every socket lives in a forked child. The last lines are
+    `BENCH name=... value=... unit=...` summaries for tests/bench/run.sh.
 
-    usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-b BROKER] [-s SCHEMAS]
+    usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-l SECONDS] [-S STORED]
+                        [-G RATE,...] [-b BROKER] [-s SCHEMAS] [-L LOADTEST|-]
                         [-v VALIDATORS] [-d normal|full]
     =========================================================================
 */
@@ -34,9 +46,13 @@
 typedef struct {
     int64_t start_us, end_us;  //  First send, last answer (CLOCK_MONOTONIC)
     long acked, nacked;
-    double p50_ms, p99_ms;
+    long samples;  //  Latencies that follow the result on the pipe
     double cpu_s;  //  CPU time the publisher used (user + system)
 } s_result_t;
+
+typedef struct {
+    double p50, p99, p999;  //  ms
+} s_pct_t;
 
 //  CPU seconds this process used so far.
 static double
@@ -79,6 +95,19 @@ s_compare (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+//  Percentiles of sorted values.
+static s_pct_t
+s_percentiles (const double *sorted, long count)
+{
+    s_pct_t out = {0, 0, 0};
+    if (count > 0) {
+        out.p50 = sorted[count / 2];
+        out.p99 = sorted[(long)((double)count * 0.99)];
+        out.p999 = sorted[(long)((double)count * 0.999)];
+    }
+    return out;
+}
+
 //  A 1 KB event text with a fresh UUIDv7, agent_id bench-N.
 static size_t
 s_event (char *buffer, size_t size, int publisher)
@@ -97,6 +126,13 @@ s_event (char *buffer, size_t size, int publisher)
         buffer[length++] = 'x';
     memcpy (buffer + length, "\"}}", 4);
     return (size_t)length + 3;
+}
+
+//  When the index-th event (from 1) of a paced publisher is due.
+static int64_t
+s_due (int64_t start_us, long index, long rate)
+{
+    return start_us + (int64_t)((double)index * 1e6 / (double)rate);
 }
 
 //  ---------------------------------------------------------------------
@@ -120,8 +156,9 @@ s_on_result (const cab_client_result_t *result, void *arg)
     tally->last_us = now;
 }
 
+//  Returns the result; *latency_p the latencies (new), result.samples long.
 static s_result_t
-s_publish (const char *endpoint, int publisher, long count, long rate)
+s_publish (const char *endpoint, int publisher, long count, long rate, double **latency_p)
 {
     s_result_t out = {0};
     char agent[32];
@@ -129,6 +166,8 @@ s_publish (const char *endpoint, int publisher, long count, long rate)
     cab_client_t *client = cab_client_new (endpoint, agent, NULL);
     s_tally_t tally = {calloc ((size_t)count + 2, sizeof (int64_t)),
                        calloc ((size_t)count + 1, sizeof (double)), 0, 0, 0};
+    if (!client || !tally.sent_us || !tally.latency_ms)
+        _exit (111);
     cab_client_set_handler (client, s_on_result, &tally);
     //  Wait for the session, so that connecting is not measured.
     while (!cab_client_connected (client))
@@ -137,7 +176,7 @@ s_publish (const char *endpoint, int publisher, long count, long rate)
     out.start_us = s_now_us ();
     for (long index = 1; index <= count; index++) {
         if (rate > 0) {
-            int64_t due = out.start_us + (int64_t)((double)index * 1e6 / (double)rate);
+            int64_t due = s_due (out.start_us, index, rate);
             //  Sleep in the client's poll (never spin: the broker needs the CPU);
             //  events due within the same millisecond go out together.
             int64_t now;
@@ -153,14 +192,10 @@ s_publish (const char *endpoint, int publisher, long count, long rate)
     out.end_us = tally.last_us;
     out.acked = tally.acked;
     out.nacked = tally.answered - tally.acked;
-    qsort (tally.latency_ms, (size_t)tally.answered, sizeof (double), s_compare);
-    if (tally.answered) {
-        out.p50_ms = tally.latency_ms[tally.answered / 2];
-        out.p99_ms = tally.latency_ms[(long)((double)tally.answered * 0.99)];
-    }
+    out.samples = tally.answered;
     cab_client_destroy (&client);
     free (tally.sent_us);
-    free (tally.latency_ms);
+    *latency_p = tally.latency_ms;
     return out;
 }
 
@@ -188,11 +223,17 @@ s_raw_router (const char *endpoint, long total)
     zsock_destroy (&router);
 }
 
+//  One DEALER: count messages [number, 1 KB] with at most WINDOW unanswered,
+//  at `rate` per second (0: as fast as the window allows).
 static s_result_t
-s_raw_publish (const char *endpoint, long count)
+s_raw_publish (const char *endpoint, long count, long rate, double **latency_p)
 {
     s_result_t out = {0};
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    int64_t *sent_us = calloc ((size_t)count + 1, sizeof (int64_t));
+    double *latency = calloc ((size_t)count + 1, sizeof (double));
+    if (!dealer || !sent_us || !latency)
+        _exit (111);
     zsock_set_sndhwm (dealer, 100000);
     zsock_set_rcvhwm (dealer, 100000);
     zsock_connect (dealer, "%s", endpoint);
@@ -201,30 +242,82 @@ s_raw_publish (const char *endpoint, long count)
     long sent = 0, acked = 0;
     out.start_us = s_now_us ();
     while (acked < count) {
-        while (sent < count && sent - acked < WINDOW) {
+        int64_t now = s_now_us ();
+        while (sent < count && sent - acked < WINDOW &&
+               (rate == 0 || s_due (out.start_us, sent + 1, rate) <= now + 500)) {
             zmsg_t *msg = zmsg_new ();
-            zmsg_addstrf (msg, "%ld", sent++);
+            zmsg_addstrf (msg, "%ld", sent);
             zmsg_addmem (msg, text, size);
+            sent_us[sent++] = s_now_us ();
             zmsg_send (&msg, dealer);
         }
-        zmsg_t *reply = zmsg_recv (dealer);
-        if (!reply)
+        long timeout = 1000;
+        if (rate > 0 && sent < count && sent - acked < WINDOW) {
+            timeout = (long)((s_due (out.start_us, sent + 1, rate) - now) / 1000);
+            timeout = timeout < 0 ? 0 : timeout;
+        }
+        zmq_pollitem_t item = {zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, timeout) < 0)
             break;
-        zmsg_destroy (&reply);
-        acked++;
+        while (acked < count && (zsock_events (dealer) & ZMQ_POLLIN)) {
+            zmsg_t *reply = zmsg_recv (dealer);
+            if (!reply)
+                break;
+            char *number = zmsg_popstr (reply);
+            long index = number ? strtol (number, NULL, 10) : -1;
+            now = s_now_us ();
+            if (index >= 0 && index < sent)
+                latency[acked] = (double)(now - sent_us[index]) / 1000.0;
+            free (number);
+            zmsg_destroy (&reply);
+            acked++;
+        }
     }
     out.end_us = s_now_us ();
     out.acked = acked;
+    out.samples = acked;
     zsock_destroy (&dealer);
+    free (sent_us);
+    *latency_p = latency;
     return out;
 }
 
 //  ---------------------------------------------------------------------
 //  Process plumbing
 
-//  Run `count` publishers in child processes; aggregate their results.
+static bool
+s_read_full (int fd, void *buffer, size_t size)
+{
+    char *at = (char *)buffer;
+    while (size > 0) {
+        ssize_t got = read (fd, at, size);
+        if (got <= 0)
+            return false;
+        at += got;
+        size -= (size_t)got;
+    }
+    return true;
+}
+
+static bool
+s_write_full (int fd, const void *buffer, size_t size)
+{
+    const char *at = (const char *)buffer;
+    while (size > 0) {
+        ssize_t done = write (fd, at, size);
+        if (done <= 0)
+            return false;
+        at += done;
+        size -= (size_t)done;
+    }
+    return true;
+}
+
+//  Run PUBLISHERS publishers in child processes at rate/PUBLISHERS each;
+//  aggregate their results. With pct_p, the percentiles of every event's
+//  latency together.
 static s_result_t
-s_run_publishers (const char *endpoint, long per_publisher, long rate, bool raw)
+s_run_publishers (const char *endpoint, long per_publisher, long rate, bool raw, s_pct_t *pct_p)
 {
     int fds[PUBLISHERS][2];
     pid_t pids[PUBLISHERS];
@@ -234,20 +327,29 @@ s_run_publishers (const char *endpoint, long per_publisher, long rate, bool raw)
         pids[index] = fork ();
         if (pids[index] == 0) {
             close (fds[index][0]);
-            s_result_t result = raw ? s_raw_publish (endpoint, per_publisher)
-                                    : s_publish (endpoint, index, per_publisher, rate);
+            double *latency = NULL;
+            long each = rate / PUBLISHERS;
+            s_result_t result = raw ? s_raw_publish (endpoint, per_publisher, each, &latency)
+                                    : s_publish (endpoint, index, per_publisher, each, &latency);
             result.cpu_s = s_cpu_self ();
-            if (write (fds[index][1], &result, sizeof result) != sizeof result)
+            if (!s_write_full (fds[index][1], &result, sizeof result) ||
+                !s_write_full (fds[index][1], latency, (size_t)result.samples * sizeof (double)))
                 _exit (1);
             _exit (0);
         }
         close (fds[index][1]);
     }
-    s_result_t total = {INT64_MAX, 0, 0, 0, 0, 0, 0};
+    s_result_t total = {INT64_MAX, 0, 0, 0, 0, 0};
+    double *all = calloc ((size_t)per_publisher * PUBLISHERS + 1, sizeof (double));
     for (int index = 0; index < PUBLISHERS; index++) {
         s_result_t result = {0};
-        if (read (fds[index][0], &result, sizeof result) != sizeof result)
+        if (!s_read_full (fds[index][0], &result, sizeof result) || result.samples < 0 ||
+            result.samples > per_publisher ||
+            !s_read_full (fds[index][0], all + total.samples,
+                          (size_t)result.samples * sizeof (double))) {
             fprintf (stderr, "bench_ingest: publisher %d failed\n", index);
+            result = (s_result_t){0};
+        }
         close (fds[index][0]);
         waitpid (pids[index], NULL, 0);
         if (result.start_us && result.start_us < total.start_us)
@@ -256,13 +358,14 @@ s_run_publishers (const char *endpoint, long per_publisher, long rate, bool raw)
             total.end_us = result.end_us;
         total.acked += result.acked;
         total.nacked += result.nacked;
+        total.samples += result.samples;
         total.cpu_s += result.cpu_s;
-        //  Latency: the worst publisher's percentiles (conservative).
-        if (result.p50_ms > total.p50_ms)
-            total.p50_ms = result.p50_ms;
-        if (result.p99_ms > total.p99_ms)
-            total.p99_ms = result.p99_ms;
     }
+    if (pct_p) {
+        qsort (all, (size_t)total.samples, sizeof (double), s_compare);
+        *pct_p = s_percentiles (all, total.samples);
+    }
+    free (all);
     return total;
 }
 
@@ -321,37 +424,100 @@ s_median (double *values, int count)
     return values[count / 2];
 }
 
+//  ---------------------------------------------------------------------
+//  cabruca-loadtest: the realistic mix of the four event types.
+
+typedef struct {
+    bool ok;
+    long acked;
+    double rate;  //  Acked events/s
+    s_pct_t pct;
+} s_mix_t;
+
+static s_mix_t
+s_loadtest (const char *loadtest, const char *endpoint, const char *what)
+{
+    s_mix_t out = {false, 0, 0, {0, 0, 0}};
+    char command[2048];
+    snprintf (command, sizeof command,
+              "'%s' --broker '%s' --agents %d --window %d --payload-bytes %d "
+              "--agent-ids monitor-lt-1,product-lt-2,developer-lt-3,tester-lt-4 --json %s",
+              loadtest, endpoint, PUBLISHERS, WINDOW, EVENT_BYTES, what);
+    FILE *pipe = popen (command, "r");
+    if (!pipe)
+        return out;
+    json_error_t error;
+    json_t *report = json_loadf (pipe, 0, &error);
+    int status = pclose (pipe);
+    if (report) {
+        json_t *latency = json_object_get (report, "latency");
+        out.acked = (long)json_integer_value (json_object_get (report, "acked"));
+        out.rate = json_number_value (json_object_get (report, "acked_per_second"));
+        out.pct.p50 = json_number_value (json_object_get (latency, "p50_ms"));
+        out.pct.p99 = json_number_value (json_object_get (latency, "p99_ms"));
+        out.pct.p999 = json_number_value (json_object_get (latency, "p999_ms"));
+        out.ok = status == 0;
+        json_decref (report);
+    }
+    if (!out.ok)
+        fprintf (stderr, "bench_ingest: cabruca-loadtest failed (exit %d): %s\n",
+                 WIFEXITED (status) ? WEXITSTATUS (status) : -1, command);
+    return out;
+}
+
+//  ---------------------------------------------------------------------
+
+static void
+s_usage (void)
+{
+    fprintf (stderr,
+             "usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-l SECONDS] "
+             "[-S STORED] [-G RATE,...] [-b BROKER] [-s SCHEMAS] [-L LOADTEST|-] [-v VALIDATORS] "
+             "[-d normal|full]\n");
+}
+
 int
 main (int argc, char **argv)
 {
-    long total = 200000, rate = 10000, validators = -1;
+    long total = 200000, rate = 10000, validators = -1, seconds = 5, stored_goal = 0;
     int runs = 3;
-    const char *broker = NULL, *schemas = NULL, *durability = "normal";
+    const char *broker = NULL, *schemas = NULL, *durability = "normal", *loadtest = NULL;
+    const char *growth = NULL;
     int option;
-    while ((option = getopt (argc, argv, "n:r:R:b:s:v:d:")) != -1) {
+    while ((option = getopt (argc, argv, "n:r:R:l:S:G:b:s:L:v:d:")) != -1) {
         if (option == 'n')
             total = strtol (optarg, NULL, 10);
         else if (option == 'r')
             runs = (int)strtol (optarg, NULL, 10);
         else if (option == 'R')
             rate = strtol (optarg, NULL, 10);
+        else if (option == 'l')
+            seconds = strtol (optarg, NULL, 10);
+        else if (option == 'S')
+            stored_goal = strtol (optarg, NULL, 10);
+        else if (option == 'G')
+            growth = optarg;
         else if (option == 'b')
             broker = optarg;
         else if (option == 's')
             schemas = optarg;
+        else if (option == 'L')
+            loadtest = optarg;
         else if (option == 'd')
             durability = optarg;
         else if (option == 'v')
             validators = strtol (optarg, NULL, 10);
         else {
-            fprintf (stderr, "usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-b BROKER] "
-                             "[-s SCHEMAS] [-v VALIDATORS] [-d normal|full]\n");
+            s_usage ();
             return 100;
         }
     }
-    if (runs < 1 || runs > MAX_RUNS || total < PUBLISHERS || rate < PUBLISHERS)
+    if (runs < 1 || runs > MAX_RUNS || total < PUBLISHERS || rate < PUBLISHERS || seconds < 1 ||
+        seconds > 600 || stored_goal < 0 || stored_goal > 100000000) {
+        s_usage ();
         return 100;
-    char path[512], srcdir_schemas[512];
+    }
+    char path[512], srcdir_schemas[512], loadtest_path[512];
     const char *builddir = getenv ("CAB_BUILDDIR"), *srcdir = getenv ("CAB_SRCDIR");
     if (!broker) {
         snprintf (path, sizeof path, "%s/cabruca-broker", builddir ? builddir : ".");
@@ -361,6 +527,14 @@ main (int argc, char **argv)
         snprintf (srcdir_schemas, sizeof srcdir_schemas, "%s/schemas", srcdir ? srcdir : ".");
         schemas = srcdir_schemas;
     }
+    if (!loadtest) {
+        snprintf (loadtest_path, sizeof loadtest_path, "%s/cabruca-loadtest",
+                  builddir ? builddir : ".");
+        loadtest = loadtest_path;
+    }
+    if (strcmp (loadtest, "-") == 0 || access (loadtest, X_OK) != 0)
+        loadtest = NULL;
+    signal (SIGPIPE, SIG_IGN);
     char dir[] = "/tmp/bench-ingest-XXXXXX";
     if (!mkdtemp (dir))
         return 111;
@@ -376,52 +550,169 @@ main (int argc, char **argv)
              "\"durability\": \"%s\"}, \"schemas\": \"%s\", \"agents\": {",
              endpoint, durability, schemas);
     for (int index = 0; index < PUBLISHERS; index++)
-        fprintf (file, "%s\"bench-%d\": {\"sources\": [\"cabruca.agents.monitor\"]}",
-                 index ? ", " : "", index);
+        fprintf (file, "\"bench-%d\": {\"sources\": [\"cabruca.agents.monitor\"]}, ", index);
+    //  The load test's default agent ids, one of each type.
+    fprintf (file, "\"monitor-lt-1\": {\"sources\": [\"cabruca.agents.monitor\"]}, "
+                   "\"product-lt-2\": {\"sources\": [\"cabruca.agents.product\"]}, "
+                   "\"developer-lt-3\": {\"sources\": [\"cabruca.agents.developer\"]}, "
+                   "\"tester-lt-4\": {\"sources\": [\"cabruca.agents.tester\"]}");
     fprintf (file, "}, \"limits\": {\"max_in_flight\": %d", WINDOW);
     if (validators >= 0)
         fprintf (file, ", \"validators\": %ld", validators);
     fprintf (file, "}}\n");
     fclose (file);
 
-    long per = total / PUBLISHERS;
-    double raw_rates[MAX_RUNS], rates[MAX_RUNS];
+    long per = total / PUBLISHERS, paced_per = rate * seconds / PUBLISHERS;
+    double raw_rates[MAX_RUNS], rates[MAX_RUNS], cpu_broker[MAX_RUNS], cpu_client[MAX_RUNS];
+    double lat[2][3][MAX_RUNS];  //  [raw, broker][p50, p99, p99.9][run]
+    long stored = 0, stored_before[MAX_RUNS];
     printf ("bench_ingest: %d publishers, %ld events of %d bytes per run, window %d, "
-            "durability %s, validators %ld (-1: the broker's default), %d runs\n",
-            PUBLISHERS, per * PUBLISHERS, EVENT_BYTES, WINDOW, durability, validators, runs);
+            "durability %s, validators %ld (-1: the broker's default), %d runs; latency at %ld "
+            "events/s for %ld s per run\n",
+            PUBLISHERS, per * PUBLISHERS, EVENT_BYTES, WINDOW, durability, validators, runs, rate,
+            seconds);
+    fflush (stdout);
     pid_t broker_pid = s_start_broker (broker, config);
     for (int run = 0; run < runs; run++) {
+        //  Throughput: raw ZeroMQ then the broker, unpaced.
         pid_t router = fork ();
         if (router == 0) {
             s_raw_router (raw_endpoint, per * PUBLISHERS);
             _exit (0);
         }
-        s_result_t raw = s_run_publishers (raw_endpoint, per, 0, true);
+        s_result_t raw = s_run_publishers (raw_endpoint, per, 0, true, NULL);
         waitpid (router, NULL, 0);
         raw_rates[run] = s_rate (raw);
+        stored_before[run] = stored;
         double broker_cpu = s_cpu_of (broker_pid);
-        s_result_t cab = s_run_publishers (endpoint, per, 0, false);
+        s_result_t cab = s_run_publishers (endpoint, per, 0, false, NULL);
         broker_cpu = s_cpu_of (broker_pid) - broker_cpu;
+        stored += cab.acked;
         rates[run] = s_rate (cab);
+        cpu_broker[run] = broker_cpu * 1e6 / (double)(cab.acked ? cab.acked : 1);
+        cpu_client[run] = cab.cpu_s * 1e6 / (double)(cab.acked ? cab.acked : 1);
         printf ("  run %d: raw zmq %.0f acks/s; broker %.0f acked events/s (%ld acked, %ld "
                 "nacked); CPU per event: broker %.1f us, publishers %.1f us\n",
-                run + 1, raw_rates[run], rates[run], cab.acked, cab.nacked,
-                broker_cpu * 1e6 / (double)(cab.acked ? cab.acked : 1),
-                cab.cpu_s * 1e6 / (double)(cab.acked ? cab.acked : 1));
+                run + 1, raw_rates[run], rates[run], cab.acked, cab.nacked, cpu_broker[run],
+                cpu_client[run]);
+        //  Latency at the fixed rate: raw ZeroMQ then the broker.
+        s_pct_t raw_pct, cab_pct;
+        router = fork ();
+        if (router == 0) {
+            s_raw_router (raw_endpoint, paced_per * PUBLISHERS);
+            _exit (0);
+        }
+        s_run_publishers (raw_endpoint, paced_per, rate, true, &raw_pct);
+        waitpid (router, NULL, 0);
+        s_result_t paced = s_run_publishers (endpoint, paced_per, rate, false, &cab_pct);
+        stored += paced.acked;
+        double values[2][3] = {{raw_pct.p50, raw_pct.p99, raw_pct.p999},
+                               {cab_pct.p50, cab_pct.p99, cab_pct.p999}};
+        for (int who = 0; who < 2; who++)
+            for (int p = 0; p < 3; p++)
+                lat[who][p][run] = values[who][p];
+        printf ("  run %d: at %ld events/s, publish->ACK p50/p99/p99.9 %.2f / %.2f / %.2f ms "
+                "(%ld acked); raw zmq %.3f / %.3f / %.3f ms\n",
+                run + 1, rate, cab_pct.p50, cab_pct.p99, cab_pct.p999, paced.acked, raw_pct.p50,
+                raw_pct.p99, raw_pct.p999);
         fflush (stdout);
     }
+    double first_rate = rates[0], last_rate = rates[runs - 1];  //  Before the sorts
     double raw_median = s_median (raw_rates, runs), median = s_median (rates, runs);
+    double m[2][3];
+    for (int who = 0; who < 2; who++)
+        for (int p = 0; p < 3; p++)
+            m[who][p] = s_median (lat[who][p], runs);
     printf ("throughput: median %.0f acked events/s; raw ZeroMQ DEALER/ROUTER ack baseline "
-            "%.0f/s; ratio %.3f\n",
-            median, raw_median, raw_median > 0 ? median / raw_median : 0);
-    long latency_events = rate * 5;
-    s_result_t paced =
-        s_run_publishers (endpoint, latency_events / PUBLISHERS, rate / PUBLISHERS, false);
-    printf ("latency at %ld events/s (%ld events): publish->ACK p50 %.2f ms, p99 %.2f ms (worst "
-            "publisher)\n",
-            rate, paced.acked, paced.p50_ms, paced.p99_ms);
-    printf ("broker peak RSS %ld KB after %ld stored events\n", s_peak_rss_kb (broker_pid),
-            per * PUBLISHERS * runs + paced.acked);
+            "%.0f/s; ratio %.3f; CPU per event: broker %.1f us, publishers %.1f us\n",
+            median, raw_median, raw_median > 0 ? median / raw_median : 0,
+            s_median (cpu_broker, runs), s_median (cpu_client, runs));
+    printf ("latency at %ld events/s (medians): publish->ACK p50 %.2f ms, p99 %.2f ms, p99.9 "
+            "%.2f ms; raw zmq p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms\n",
+            rate, m[1][0], m[1][1], m[1][2], m[0][0], m[0][1], m[0][2]);
+    fflush (stdout);
+
+    //  Cost against load: one paced run per rate.
+    char summary[4096] = "";
+    for (const char *at = growth; at && *at;) {
+        char *end = NULL;
+        long each = strtol (at, &end, 10);
+        if (end == at || each < PUBLISHERS || each > 1000000)
+            break;
+        at = *end == ',' ? end + 1 : end;
+        s_pct_t pct;
+        double broker_cpu = s_cpu_of (broker_pid);
+        s_result_t paced =
+            s_run_publishers (endpoint, each * seconds / PUBLISHERS, each, false, &pct);
+        broker_cpu =
+            (s_cpu_of (broker_pid) - broker_cpu) * 1e6 / (double)(paced.acked ? paced.acked : 1);
+        stored += paced.acked;
+        printf ("load %ld events/s: %.0f acked events/s, publish->ACK p50/p99/p99.9 %.2f / %.2f / "
+                "%.2f ms, broker CPU %.1f us/event\n",
+                each, s_rate (paced), pct.p50, pct.p99, pct.p999, broker_cpu);
+        fflush (stdout);
+        size_t used = strlen (summary);
+        snprintf (summary + used, sizeof summary - used,
+                  "BENCH name=load_%ld value=%.3f unit=ms p50=%.3f p999=%.3f acked_rate=%.0f "
+                  "cpu_us=%.1f\n",
+                  each, pct.p99, pct.p50, pct.p999, s_rate (paced), broker_cpu);
+    }
+
+    //  The realistic mix, one run each.
+    s_mix_t mix = {false, 0, 0, {0, 0, 0}}, mix_paced = mix;
+    if (loadtest) {
+        char what[128];
+        snprintf (what, sizeof what, "--events-per-agent %ld", per);
+        mix = s_loadtest (loadtest, endpoint, what);
+        snprintf (what, sizeof what, "--rate %ld --duration %ld", rate, seconds);
+        mix_paced = s_loadtest (loadtest, endpoint, what);
+        stored += mix.acked + mix_paced.acked;
+        printf ("cabruca-loadtest, 4 agents (the four types), 1 KB: %.0f acked events/s; at %ld "
+                "events/s publish->ACK p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms\n",
+                mix.rate, rate, mix_paced.pct.p50, mix_paced.pct.p99, mix_paced.pct.p999);
+    } else
+        printf ("cabruca-loadtest: not found, the realistic mix is not measured\n");
+
+    //  Fill the store up to the goal, then the broker's peak RSS.
+    if (stored < stored_goal) {
+        long rest = (stored_goal - stored + PUBLISHERS - 1) / PUBLISHERS;
+        s_result_t fill = s_run_publishers (endpoint, rest, 0, false, NULL);
+        stored += fill.acked;
+        printf ("filled the store: %ld more events at %.0f events/s\n", fill.acked, s_rate (fill));
+    }
+    long rss_kb = s_peak_rss_kb (broker_pid);
+    printf ("broker peak RSS %ld KB after %ld stored events\n", rss_kb, stored);
+
+    //  Summaries for tests/bench/run.sh.
+    printf ("BENCH name=ingest_throughput value=%.0f unit=events/s baseline=%.0f "
+            "baseline_unit=acks/s target=>=50000 runs=%d\n",
+            median, raw_median, runs);
+    printf ("BENCH name=ingest_cpu value=%.1f unit=us/event baseline=%.1f "
+            "baseline_unit=us/event(publisher)\n",
+            s_median (cpu_broker, runs), s_median (cpu_client, runs));
+    const char *names[3] = {"ack_p50", "ack_p99", "ack_p999"};
+    for (int p = 0; p < 3; p++)
+        printf ("BENCH name=%s value=%.3f unit=ms baseline=%.3f baseline_unit=ms%s rate=%ld "
+                "runs=%d\n",
+                names[p], m[1][p], m[0][p], p == 1 ? " target=<5" : "", rate, runs);
+    if (loadtest && mix.ok && mix_paced.ok) {
+        printf ("BENCH name=mix_throughput value=%.0f unit=events/s baseline=%.0f "
+                "baseline_unit=acks/s runs=1\n",
+                mix.rate, raw_median);
+        double mixed[3] = {mix_paced.pct.p50, mix_paced.pct.p99, mix_paced.pct.p999};
+        const char *mix_names[3] = {"mix_ack_p50", "mix_ack_p99", "mix_ack_p999"};
+        for (int p = 0; p < 3; p++)
+            printf ("BENCH name=%s value=%.3f unit=ms baseline=%.3f baseline_unit=ms%s rate=%ld "
+                    "runs=1\n",
+                    mix_names[p], mixed[p], m[0][p], p == 1 ? " target=<5" : "", rate);
+    }
+    printf ("%s", summary);
+    if (runs > 1)
+        printf ("BENCH name=ingest_history value=%.0f unit=events/s baseline=%.0f "
+                "baseline_unit=events/s(first_run) events=%ld baseline_events=%ld\n",
+                last_rate, first_rate, stored_before[runs - 1], stored_before[0]);
+    printf ("BENCH name=broker_rss value=%.1f unit=MB target=<64 events=%ld\n",
+            (double)rss_kb / 1024.0, stored);
     kill (broker_pid, SIGTERM);
     waitpid (broker_pid, NULL, 0);
     char command[700];

@@ -233,6 +233,10 @@ main (int argc, char **argv)
     printf ("  baseline (fake alone, bare libcurl)  %10.0f events/s\n", b);
     printf ("  cab_mirror -> fake                   %10.0f events/s  (%.2fx baseline)\n", m, m / b);
     printf ("  cab_mirror dry-run (no network)      %10.0f events/s\n", d);
+    printf ("BENCH name=mirror value=%.0f unit=events/s baseline=%.0f "
+            "baseline_unit=events/s(fake+libcurl) target=>=10000 runs=%zu\n",
+            m, b, rounds);
+    printf ("BENCH name=mirror_dry value=%.0f unit=events/s runs=%zu\n", d, rounds);
     kill (pid, SIGTERM);
     waitpid (pid, NULL, 0);
     snprintf (command, sizeof command, "rm -rf '%s'", dir);

@@ -298,6 +298,10 @@ main (int argc, char **argv)
         fclose (in);
         printf ("match-rules %4d rules: %.0f events/s (%.2fx json_loads), %.1f matches/event\n",
                 counts[c], rate, rate / jansson, outlines ? (double)ids / outlines : 0);
+        printf ("BENCH name=pattern_%d value=%.0f unit=events/s baseline=%.0f "
+                "baseline_unit=events/s(json_loads)%s matches=%.1f runs=%d\n",
+                counts[c], rate, jansson, counts[c] == 100 ? " target=>=100000" : "",
+                outlines ? (double)ids / outlines : 0, runs);
         unlink (rules);
     }
     for (int i = 0; i < n; i++)

@@ -140,6 +140,9 @@ main (int argc, char *argv[])
     printf ("  json_loads + json_decref : %8.2f us/event\n", parse_median * 1e6);
     printf ("  cab_schema_validate      : %8.2f us/event\n", validate_median * 1e6);
     printf ("  ratio validate/parse     : %8.2f\n", validate_median / parse_median);
+    printf ("BENCH name=schema_validate value=%.0f unit=events/s baseline=%.0f "
+            "baseline_unit=events/s(json_loads) runs=%d\n",
+            1.0 / validate_median, 1.0 / parse_median, runs);
     cab_schema_destroy (&schema);
     json_decref (document);
     json_decref (event);

@@ -355,6 +355,8 @@ s_median (double *values, int count)
     return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
 }
 
+static char s_summary[4096];
+
 static void
 s_case (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability,
         int version, int runs)
@@ -368,6 +370,12 @@ s_case (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t 
     double s = s_median (store, runs), b = s_median (baseline, runs);
     printf ("| %-6s | %5zu | v%d | %7zu | %9.0f | %9.0f | %5.2f |\n",
             durability == CAB_STORE_FULL ? "FULL" : "NORMAL", batch, version, count, s, b, s / b);
+    //  The summary lines for tests/bench/run.sh, printed after the tables.
+    size_t used = strlen (s_summary);
+    snprintf (s_summary + used, sizeof s_summary - used,
+              "BENCH name=store_%s_b%zu_v%d value=%.0f unit=rows/s baseline=%.0f "
+              "baseline_unit=rows/s(sqlite) rows=%zu runs=%d\n",
+              durability == CAB_STORE_FULL ? "full" : "normal", batch, version, s, b, count, runs);
     fflush (stdout);
 }
 
@@ -514,5 +522,6 @@ main (int argc, char **argv)
         free (rows4);
     }
     rmdir (s_dir);
+    printf ("%s", s_summary);
     return 0;
 }

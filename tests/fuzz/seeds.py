@@ -6,8 +6,9 @@
 Seeds come from the tree's own data: the example events, the event
 schemas, the pattern conformance suite, the default rule file, the broker
 manual's configuration, docs/protocol.md's messages, and one schema per
-group of the JSON Schema Test Suite (draft 7) when it is installed. Files
-the fuzzer found (regress-*) are kept; seed-* files are rewritten.
+group of the JSON Schema Test Suite (draft 7) when it is installed. Only
+seed-* files are rewritten: inputs kept from fuzzing runs (cov-*) and
+inputs that once failed (regress-*) stay.
 """
 import glob
 import json

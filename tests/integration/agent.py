@@ -172,16 +172,16 @@ class Consumer(Agent):
                 continue
             check(frames[2].isdigit() and 1 <= len(frames[2]) <= 20, "delivery-id is 1*20DIGIT")
             check(frames[4].isdigit() and 1 <= len(frames[4]) <= 3, "attempt is 1*3DIGIT")
+            trace("DELIVER %s %s %s" % (frames[2], frames[3], frames[4]))
             got.append((int(frames[2]), frames[3].decode(), int(frames[4]), json.loads(frames[5])))
             if ack:
                 self.send("DACK", frames[2])
-            trace("DELIVER %s %s %s" % (frames[2], frames[3], frames[4]))
         return got
 
 
 def consume(endpoint):
-    """SUBSCRIBE, the window, DELIVER, DNACK and its redelivery, DACK, a
-    run-time pattern subscription, UNSUBSCRIBE, CONTROL."""
+    """SUBSCRIBE, the window, DELIVER, DNACK and its redelivery, DACK, run-time
+    pattern subscriptions (ephemeral and durable), UNSUBSCRIBE, CONTROL."""
     publisher = Agent(endpoint, "product-001")
     publisher.hello()
     consumer = Consumer(endpoint, "py-consumer")
@@ -232,11 +232,10 @@ def consume(endpoint):
     reply = consumer.recv()
     check(reply[0] == "STATUS-REPLY", "a second DACK is ignored (next: %r)" % reply[:3])
 
-    # Subscriptions the broker refuses: a bad pattern, a durable one (not supported yet).
+    # Subscriptions the broker refuses: a bad pattern; durable without a pattern.
     answer = consumer.refused("py-bad", {"pattern": {"detail": {"priority": "HIGH"}}}, 12, "InvalidPattern")
     check(answer.get("path", "").startswith("/pattern"), "the refusal points into the pattern: %r" % answer)
-    consumer.refused("py-durable", {"pattern": {"source": ["cabruca.agents.product"]}, "durable": True},
-                     INVALID_ARGUMENT, "InvalidArgument")
+    consumer.refused("py-bad", {"durable": True}, INVALID_ARGUMENT, "InvalidArgument")
 
     # A run-time subscription with a pattern: only HIGH Feature Requests.
     consumer.subscribe("py-high", {"pattern": {"source": ["cabruca.agents.product"],
@@ -262,6 +261,43 @@ def consume(endpoint):
     got += consumer.deliveries(lambda got: False, seconds=0.3, ack=True)
     check([(q, b["id"]) for _, q, _, b in got] == [("product-management", later[0])],
           "after UNSUBSCRIBE only the rule's queue gets events: %r" % [(q, b["id"]) for _, q, _, b in got])
+
+    # A durable pattern subscription keeps routing while nobody consumes the
+    # queue: the deliveries wait, and come when a durable subscriber is back.
+    critical = {"pattern": {"source": ["cabruca.agents.product"], "detail": {"priority": ["CRITICAL"]}},
+                "durable": True, "max_in_flight": 10}
+    first = Consumer(endpoint, "py-consumer")
+    first.hello()
+    first.subscribe("py-durable", critical)
+    first.send("BYE")
+    first.socket.close()
+    waiting = publish([feature("CRITICAL") for _ in range(2)])
+    got = consumer.deliveries(lambda got: len(got) >= 2, ack=True)  # (the rule's queue)
+    check(sorted(b["id"] for _, q, _, b in got if q == "product-management") == sorted(waiting),
+          "the rule's queue gets the CRITICAL events too")
+    second = Consumer(endpoint, "py-consumer")
+    second.hello()
+    second.subscribe("py-durable", critical)
+    got = second.deliveries(lambda got: len(got) >= 2, ack=True)
+    check(sorted((q, b["id"]) for _, q, _, b in got) == sorted(("py-durable", i) for i in waiting),
+          "the durable queue kept its events while nobody consumed it: %r" % [(q, b["id"]) for _, q, _, b in got])
+    # UNSUBSCRIBE from a durable subscriber drops the pattern.
+    second.send("UNSUBSCRIBE", "py-durable")
+    second.send("STATUS")
+    check(second.recv()[0] == "STATUS-REPLY", "STATUS after UNSUBSCRIBE")
+    after = publish([feature("CRITICAL")])
+    got = consumer.deliveries(lambda got: len(got) >= 1, ack=True)
+    got += consumer.deliveries(lambda got: False, seconds=0.3, ack=True)
+    check([(q, b["id"]) for _, q, _, b in got] == [("product-management", after[0])],
+          "after UNSUBSCRIBE the durable pattern routes nothing: %r" % [(q, b["id"]) for _, q, _, b in got])
+    second.send("SUBSCRIBE", "py-durable", json.dumps({"max_in_flight": 10}))
+    check(second.recv()[0] == "SUBSCRIBED", "a plain SUBSCRIBE to the queue")
+    left = second.deliveries(lambda got: False, seconds=0.3, ack=True)
+    check(not left, "nothing waits in the durable queue any more: %r" % [(q, b["id"]) for _, q, _, b in left])
+    second.send("STATUS")
+    check(second.recv()[0] == "STATUS-REPLY", "STATUS after the DACKs")
+    second.send("BYE")
+    second.socket.close()
 
     # CONTROL needs no session.
     monitor = Agent(endpoint, "none")
@@ -292,8 +328,9 @@ def consume(endpoint):
     if failures:
         print("%d checks failed" % len(failures), file=sys.stderr)
         return 1
-    print("agent.py consume: %d + 7 events delivered, the window held, DNACK redelivered, "
-          "pattern subscription and UNSUBSCRIBE worked, every check passed" % len(ids))
+    print("agent.py consume: %d + 10 events delivered, the window held, DNACK redelivered, "
+          "pattern subscriptions (ephemeral and durable) and UNSUBSCRIBE worked, every check passed"
+          % len(ids))
     return 0
 
 

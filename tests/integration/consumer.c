@@ -186,6 +186,10 @@ s_open (const char *path)
     return file;
 }
 
+//  How long to wait for SUBSCRIBED, whatever --timeout says: a loaded
+//  machine can take seconds to answer a durable subscription (fsync).
+#define S_SUBSCRIBE_WAIT_MS 20000
+
 int
 main (int argc, char **argv)
 {
@@ -266,9 +270,8 @@ main (int argc, char **argv)
     //  After the client: ZeroMQ's library installs its own handlers when it starts.
     signal (SIGTERM, s_on_signal);
     signal (SIGINT, s_on_signal);
-    if (!client ||
-        cab_client_subscribe (client, queue, options, s_on_delivery, &state,
-                              (int)(timeout_ms < 30000 ? timeout_ms : 30000), &error) != CAB_OK) {
+    if (!client || cab_client_subscribe (client, queue, options, s_on_delivery, &state,
+                                         S_SUBSCRIBE_WAIT_MS, &error) != CAB_OK) {
         fprintf (stderr, "consumer: cannot subscribe to %s: %s [%s]\n", queue, error.text,
                  cab_status_name (error.code));
         json_decref (options);

@@ -19,6 +19,6 @@ stop_broker
 #  subscription's too).
 [ "$(sql "SELECT count(*) FROM deliveries WHERE state != 1")" = 0 ] \
     || fail "deliveries not DONE: $(sql 'SELECT rule, target, state, attempts FROM deliveries WHERE state != 1')"
-[ "$(sql "SELECT count(*) FROM deliveries WHERE rule = 'feature-request-product-queue'")" = 27 ] \
-    || fail "$(sql "SELECT count(*) FROM deliveries WHERE rule = 'feature-request-product-queue'") deliveries for the rule, want 27"
+[ "$(sql "SELECT count(*) FROM deliveries WHERE rule = 'feature-request-product-queue'")" = 30 ] \
+    || fail "$(sql "SELECT count(*) FROM deliveries WHERE rule = 'feature-request-product-queue'") deliveries for the rule, want 30"
 echo "python-consumer: ok"

@@ -22,10 +22,9 @@ s_disk_full (cab_error_t *error)
 static cab_event_t *
 s_request_for (cab_event_t *issue, cab_error_t *error)
 {
-    //  Enum fields of a received event read back with _parse.
-    json_t *detail = json_object_get (cab_event_json (issue), "detail");
+    //  Enum fields of a received event read back as enums.
     cab_severity_t severity;
-    if (cab_severity_parse (json_string_value (json_object_get (detail, "severity")), &severity))
+    if (cab_issue_detection_severity (issue, &severity) != CAB_OK)
         return NULL;
     cab_priority_t priority =
         severity >= CAB_SEVERITY_HIGH ? CAB_PRIORITY_HIGH : CAB_PRIORITY_MEDIUM;

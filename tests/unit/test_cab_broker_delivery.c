@@ -535,7 +535,7 @@ START_TEST (test_subscription_and_reload)
         cab_client_subscribe (consumer, "bad", options, s_on_delivery, &got, 5000, &error),
         CAB_ERR_INVALID_PATTERN);
     json_decref (options);
-    options = json_pack ("{s:{s:[s]},s:b}", "pattern", "source", "x", "durable", 1);
+    options = json_pack ("{s:b}", "durable", 1);  //  durable needs a pattern
     ck_assert_int_eq (
         cab_client_subscribe (consumer, "bad", options, s_on_delivery, &got, 5000, &error),
         CAB_ERR_INVALID_ARGUMENT);
@@ -552,6 +552,48 @@ START_TEST (test_subscription_and_reload)
     ck_assert_int_ne (cab_broker_set_rules (fixture.broker, rules, &error), CAB_OK);
     ck_assert_int_eq (error.code, CAB_ERR_INVALID_CONFIG);
     json_decref (rules);
+    cab_client_destroy (&consumer);
+    cab_client_destroy (&publisher);
+    fixture_fini (&fixture);
+}
+END_TEST
+
+//  A durable subscription routes across sessions and restarts, until its
+//  subscriber says UNSUBSCRIBE.
+START_TEST (test_durable)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    const char *endpoint = fixture_start (&fixture, s_config (&fixture, s_rules (NULL, 0)));
+    cab_client_t *consumer = cab_client_new (endpoint, "ops", NULL);
+    s_got_t got = {0};
+    json_t *options =
+        json_pack ("{s:{s:{s:[s]}},s:b}", "pattern", "detail", "severity", "HIGH", "durable", 1);
+    ck_assert_int_eq (
+        cab_client_subscribe (consumer, "keep", options, s_on_delivery, &got, 5000, NULL), CAB_OK);
+    cab_client_destroy (&consumer);  //  The session ends; the subscription stays
+    cab_client_t *publisher = cab_client_new (endpoint, "monitor-001", NULL);
+    char id[CAB_UUID_LENGTH + 1];
+    s_publish (publisher, id);
+    cab_client_destroy (&publisher);
+    ck_assert_int_eq (s_count (&fixture, CAB_DELIVERY_PENDING, "sub:keep"), 1);
+    //  A restart: the durable pattern is back, the delivery too.
+    fixture_stop (&fixture);
+    endpoint = fixture_start (&fixture, s_config (&fixture, s_rules (NULL, 0)));
+    publisher = cab_client_new (endpoint, "monitor-001", NULL);
+    s_publish (publisher, NULL);
+    ck_assert_int_eq (s_count (&fixture, -1, "sub:keep"), 2);
+    consumer = cab_client_new (endpoint, "ops", NULL);
+    ck_assert_int_eq (
+        cab_client_subscribe (consumer, "keep", options, s_on_delivery, &got, 5000, NULL), CAB_OK);
+    s_wait_count (consumer, &got, 2);
+    s_wait_store (&fixture, CAB_DELIVERY_DONE, "sub:keep", 2);
+    //  UNSUBSCRIBE ends it: new events are not routed to the queue.
+    ck_assert_int_eq (cab_client_unsubscribe (consumer, "keep", NULL), CAB_OK);
+    cab_client_poll (consumer, 100);
+    s_publish (publisher, NULL);
+    ck_assert_int_eq (s_count (&fixture, -1, "sub:keep"), 2);
+    json_decref (options);
     cab_client_destroy (&consumer);
     cab_client_destroy (&publisher);
     fixture_fini (&fixture);
@@ -633,6 +675,7 @@ main (void)
     tcase_add_test (tcase, test_restart_resume);
     tcase_add_test (tcase, test_subscription_and_reload);
     tcase_add_test (tcase, test_window_and_sweep);
+    tcase_add_test (tcase, test_durable);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);

@@ -437,6 +437,96 @@ START_TEST (test_enums_round_trip)
 }
 END_TEST
 
+START_TEST (test_enum_readers)
+{
+    //  Every enum field reads back what the constructor or setter wrote.
+    cab_event_t *event = s_full (&s_types[1]);
+    cab_priority_t priority;
+    cab_feature_type_t feature_type;
+    cab_impact_level_t level;
+    ck_assert_int_eq (cab_feature_request_priority (event, &priority), CAB_OK);
+    ck_assert_int_eq (priority, CAB_PRIORITY_HIGH);
+    ck_assert_int_eq (cab_feature_request_feature_type (event, &feature_type), CAB_OK);
+    ck_assert_int_eq (feature_type, CAB_FEATURE_TYPE_RELIABILITY);
+    ck_assert_int_eq (cab_feature_request_estimated_impact_level (event, &level), CAB_OK);
+    ck_assert_int_eq (level, CAB_IMPACT_LEVEL_MEDIUM);
+    ck_assert_int_eq (cab_feature_request_priority (event, NULL), CAB_OK);
+    //  An event of another type is refused; *value_p is left alone.
+    cab_severity_t severity = CAB_SEVERITY_COUNT_;
+    ck_assert_int_eq (cab_issue_detection_severity (event, &severity), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (severity, CAB_SEVERITY_COUNT_);
+    ck_assert_int_eq (cab_issue_detection_severity (NULL, &severity), CAB_ERR_INVALID_ARGUMENT);
+    cab_event_destroy (&event);
+
+    //  An optional field not set: NotFound.
+    event = s_create (&s_types[1]);
+    ck_assert_int_eq (cab_feature_request_estimated_impact_level (event, &level),
+                      CAB_ERR_NOT_FOUND);
+    cab_event_destroy (&event);
+
+    event = s_full (&s_types[2]);
+    cab_change_type_t change_type;
+    cab_change_status_t change_status;
+    ck_assert_int_eq (cab_code_change_change_type (event, &change_type), CAB_OK);
+    ck_assert_int_eq (change_type, CAB_CHANGE_TYPE_BUG_FIX);
+    ck_assert_int_eq (cab_code_change_status (event, &change_status), CAB_OK);
+    ck_assert_int_eq (change_status, CAB_CHANGE_STATUS_APPROVED);
+    cab_event_destroy (&event);
+
+    event = s_full (&s_types[3]);
+    cab_test_type_t test_type;
+    cab_test_status_t test_status;
+    ck_assert_int_eq (cab_test_results_test_type (event, &test_type), CAB_OK);
+    ck_assert_int_eq (test_type, CAB_TEST_TYPE_UNIT);
+    ck_assert_int_eq (cab_test_results_status (event, &test_status), CAB_OK);
+    ck_assert_int_eq (test_status, CAB_TEST_STATUS_FAILED);
+    cab_event_destroy (&event);
+
+    event = s_full (&s_types[4]);
+    cab_lifecycle_state_t state;
+    ck_assert_int_eq (cab_agent_lifecycle_state (event, &state), CAB_OK);
+    ck_assert_int_eq (state, CAB_LIFECYCLE_STATE_EXITED);
+    cab_event_destroy (&event);
+
+    event = s_full (&s_types[5]);
+    cab_budget_scope_t scope;
+    cab_budget_unit_t unit;
+    cab_budget_action_t action;
+    ck_assert_int_eq (cab_budget_threshold_scope (event, &scope), CAB_OK);
+    ck_assert_int_eq (scope, CAB_BUDGET_SCOPE_DAILY);
+    ck_assert_int_eq (cab_budget_threshold_unit (event, &unit), CAB_OK);
+    ck_assert_int_eq (unit, CAB_BUDGET_UNIT_EVENTS);
+    ck_assert_int_eq (cab_budget_threshold_action (event, &action), CAB_OK);
+    ck_assert_int_eq (action, CAB_BUDGET_ACTION_SAMPLE);
+    cab_event_destroy (&event);
+
+    event = s_full (&s_types[6]);
+    cab_dead_letter_queue_t queue;
+    cab_dead_letter_reason_t reason;
+    ck_assert_int_eq (cab_delivery_dead_lettered_queue (event, &queue), CAB_OK);
+    ck_assert_int_eq (queue, CAB_DEAD_LETTER_QUEUE_STANDARD);
+    ck_assert_int_eq (cab_delivery_dead_lettered_reason (event, &reason), CAB_OK);
+    ck_assert_int_eq (reason, CAB_DEAD_LETTER_REASON_MAX_ATTEMPTS);
+    cab_event_destroy (&event);
+
+    //  A received event with a value that is not one of the names.
+    static const char text[] =
+        "{\"version\":\"0\",\"id\":\"0193a5b2-7c10-7001-8001-000000000001\","
+        "\"detail-type\":\"Issue Detection\",\"source\":\"cabruca.agents.monitor\","
+        "\"account\":\"local\",\"time\":\"2026-11-22T10:00:00Z\",\"region\":\"sa-east-1\","
+        "\"resources\":[],\"detail\":{\"schema_version\":\"1.0\",\"agent_id\":\"m\","
+        "\"correlation_id\":\"0193a5b2-7c10-7001-8001-000000000001\",\"severity\":\"SEVERE\"}}";
+    event = cab_event_load (text, sizeof text - 1, NULL);
+    ck_assert_ptr_nonnull (event);
+    ck_assert_int_eq (cab_issue_detection_severity (event, &severity), CAB_ERR_SCHEMA_VIOLATION);
+    cab_event_destroy (&event);
+    event = s_full (&s_types[0]);
+    ck_assert_int_eq (cab_issue_detection_severity (event, &severity), CAB_OK);
+    ck_assert_int_eq (severity, CAB_SEVERITY_HIGH);
+    cab_event_destroy (&event);
+}
+END_TEST
+
 //  ---------------------------------------------------------------------
 //  Values that break the schema
 
@@ -781,6 +871,7 @@ main (void)
     tcase_add_test (tcase, test_constructors_validate);
     tcase_add_test (tcase, test_every_property_can_be_set);
     tcase_add_test (tcase, test_enums_round_trip);
+    tcase_add_test (tcase, test_enum_readers);
     tcase_add_test (tcase, test_constructor_refusals);
     tcase_add_test (tcase, test_setter_refusals);
     tcase_add_test (tcase, test_setters_replace_and_change_text);
