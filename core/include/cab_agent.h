@@ -14,10 +14,10 @@
     as caused by the delivered event (cab_event_set_cause) unless it already
     names a cause, so chains of events can be followed across agents.
 
-    The run loop: the client's socket is replaced when it reconnects, so
-    instead of registering it with a zloop the agent waits in
-    cab_client_poll for at most the time until its next timer; it never
-    wakes up when there is nothing to do. Logs go to stderr, one line each:
+    The run loop is a zloop: the agent's timers are zloop timers, the
+    client's socket is a zloop reader (followed when the client reconnects
+    and makes a new socket), and a 100 ms tick runs the client's own timers
+    (heartbeats, reconnection). Logs go to stderr, one line each:
     "2026-11-22T10:00:00.123Z INFO monitor-001: message".
 
     An agent is used from one thread.

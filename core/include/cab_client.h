@@ -249,6 +249,14 @@ bool
 uint64_t
     cab_client_sessions (cab_client_t *self);
 
+//  Return the client's ZeroMQ socket (a czmq zsock_t *), for an event loop
+//  (zloop_reader) to watch for input; on input, call cab_client_poll with
+//  timeout 0. Borrowed. It changes when the client reconnects (a new
+//  socket), so look again after every call into the client; NULL while the
+//  client has no socket. cab_agent's run loop does exactly this.
+void *
+    cab_client_socket (cab_client_t *self);
+
 #ifdef __cplusplus
 }
 #endif

@@ -12,17 +12,17 @@
 #include <strings.h>
 #include <unistd.h>
 
-//  Longest wait in cab_client_poll, ms: bounds how late a stop request
-//  from a signal is seen.
-#define S_POLL_MAX_MS 500
+//  How often the client's own timers run, ms (heartbeats are 1 s apart).
+#define S_CLIENT_TICK_MS 100
 
 typedef struct {
     int id;
     bool active;
     int64_t interval_ms;
-    int64_t due;  //  zclock_mono
     cab_agent_timer_fn *fn;
     void *arg;
+    int loop_id;  //  Its zloop timer while the agent runs, else -1
+    struct _cab_agent_t *agent;
 } s_timer_t;
 
 typedef struct {
@@ -45,6 +45,8 @@ struct _cab_agent_t {
     s_subscription_t subscriptions[CAB_AGENT_MAX_SUBSCRIPTIONS];
     cab_event_t *cause;  //  The delivered event, inside a handler
     cab_agent_stats_t stats;
+    zloop_t *loop;  //  While cab_agent_run runs
+    void *socket;   //  The client socket the loop reads, or NULL
 };
 
 static const char *s_level_names[] = {"DEBUG", "INFO", "WARNING", "ERROR"};
@@ -148,6 +150,8 @@ cab_agent_set_log_level (cab_agent_t *self, cab_log_level_t level)
     self->level = level;
 }
 
+static void s_arm (cab_agent_t *self, s_timer_t *timer);
+
 int
 cab_agent_every (cab_agent_t *self, int64_t interval_ms, cab_agent_timer_fn *fn, void *arg)
 {
@@ -160,9 +164,12 @@ cab_agent_every (cab_agent_t *self, int64_t interval_ms, cab_agent_timer_fn *fn,
         *timer = (s_timer_t){.id = self->next_timer_id++,
                              .active = true,
                              .interval_ms = interval_ms,
-                             .due = zclock_mono () + interval_ms,
                              .fn = fn,
-                             .arg = arg};
+                             .arg = arg,
+                             .loop_id = -1,
+                             .agent = self};
+        if (self->loop)
+            s_arm (self, timer);
         return timer->id;
     }
     return -1;
@@ -171,11 +178,16 @@ cab_agent_every (cab_agent_t *self, int64_t interval_ms, cab_agent_timer_fn *fn,
 cab_status_t
 cab_agent_cancel (cab_agent_t *self, int timer_id)
 {
-    for (size_t index = 0; index < CAB_AGENT_MAX_TIMERS; index++)
-        if (self->timers[index].active && self->timers[index].id == timer_id) {
-            self->timers[index].active = false;
+    for (size_t index = 0; index < CAB_AGENT_MAX_TIMERS; index++) {
+        s_timer_t *timer = &self->timers[index];
+        if (timer->active && timer->id == timer_id) {
+            if (self->loop && timer->loop_id >= 0)
+                zloop_timer_end (self->loop, timer->loop_id);
+            timer->active = false;
+            timer->loop_id = -1;
             return CAB_OK;
         }
+    }
     return CAB_ERR_NOT_FOUND;
 }
 
@@ -286,33 +298,6 @@ cab_agent_publish_batch (cab_agent_t *self, cab_event_t **events, size_t count, 
     return status;
 }
 
-//  Run the timers that are due; return ms until the next one (or the cap).
-static int64_t
-s_run_timers (cab_agent_t *self)
-{
-    int64_t now = zclock_mono ();
-    int64_t wait = S_POLL_MAX_MS;
-    for (size_t index = 0; index < CAB_AGENT_MAX_TIMERS && !self->stop; index++) {
-        s_timer_t *timer = &self->timers[index];
-        if (!timer->active)
-            continue;
-        if (timer->due <= now) {
-            //  Next due time from the schedule, not from now, so that a
-            //  timer keeps its rate; skip the runs a long stall missed.
-            timer->due += timer->interval_ms;
-            if (timer->due <= now)
-                timer->due = now + timer->interval_ms;
-            self->stats.timer_runs++;
-            if (timer->fn (self, timer->arg) != 0)
-                timer->active = false;
-            now = zclock_mono ();
-        }
-        if (timer->active && timer->due - now < wait)
-            wait = timer->due - now;
-    }
-    return wait < 0 ? 0 : wait;
-}
-
 static void
 s_check_ready (cab_agent_t *self)
 {
@@ -333,22 +318,98 @@ s_check_ready (cab_agent_t *self)
     }
 }
 
+static int s_on_input (zloop_t *loop, zsock_t *reader, void *arg);
+
+//  After anything that may have called into the client: the client makes
+//  a new socket when it reconnects, so the loop follows it; and the agent
+//  may have become ready. Returns -1 to end the loop (a stop request).
+static int
+s_after (cab_agent_t *self)
+{
+    void *socket = cab_client_socket (self->client);
+    if (socket != self->socket) {
+        if (self->socket)
+            zloop_reader_end (self->loop, (zsock_t *)self->socket);
+        self->socket = NULL;
+        if (socket && zloop_reader (self->loop, (zsock_t *)socket, s_on_input, self) == 0)
+            self->socket = socket;
+    }
+    s_check_ready (self);
+    return self->stop ? -1 : 0;
+}
+
+//  Input from the broker: results and deliveries, handled by the client.
+static int
+s_on_input (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    (void)reader;
+    cab_agent_t *self = (cab_agent_t *)arg;
+    cab_client_poll (self->client, 0);
+    return s_after (self);
+}
+
+//  The client's own timers: heartbeats, reconnection with backoff.
+static int
+s_on_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    cab_agent_t *self = (cab_agent_t *)arg;
+    cab_client_poll (self->client, 0);
+    return s_after (self);
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    s_timer_t *timer = (s_timer_t *)arg;
+    cab_agent_t *self = timer->agent;
+    if (timer->active) {
+        self->stats.timer_runs++;
+        if (timer->fn (self, timer->arg) != 0 && timer->active) {
+            zloop_timer_end (loop, timer->loop_id);  //  It returned -1: cancelled
+            timer->active = false;
+            timer->loop_id = -1;
+        }
+    }
+    return s_after (self);
+}
+
+static void
+s_arm (cab_agent_t *self, s_timer_t *timer)
+{
+    timer->loop_id = zloop_timer (self->loop, (size_t)timer->interval_ms, 0, s_on_timer, timer);
+    if (timer->loop_id < 0) {
+        cab_agent_log (self, CAB_LOG_ERROR, "cannot arm a timer of %lld ms",
+                       (long long)timer->interval_ms);
+        timer->active = false;
+    }
+}
+
 cab_status_t
 cab_agent_run (cab_agent_t *self, int drain_ms)
 {
     self->running = true;
     self->stop = false;
-    int64_t now = zclock_mono ();
+    self->loop = zloop_new ();
+    if (!self->loop) {
+        cab_agent_log (self, CAB_LOG_ERROR, "cannot make an event loop");
+        self->running = false;
+        return CAB_ERR_NOMEM;
+    }
+    //  zloop ends on SIGINT and SIGTERM (czmq's interrupt handling).
     for (size_t index = 0; index < CAB_AGENT_MAX_TIMERS; index++)
         if (self->timers[index].active)
-            self->timers[index].due = now + self->timers[index].interval_ms;
-    while (!self->stop && !zsys_interrupted) {
-        int64_t wait = s_run_timers (self);
-        if (self->stop || zsys_interrupted)
-            break;
-        cab_client_poll (self->client, (int)wait);
-        s_check_ready (self);
-    }
+            s_arm (self, &self->timers[index]);
+    zloop_timer (self->loop, S_CLIENT_TICK_MS, 0, s_on_tick, self);
+    if (s_after (self) == 0 && !zsys_interrupted)
+        zloop_start (self->loop);
+    zloop_destroy (&self->loop);
+    self->socket = NULL;
+    for (size_t index = 0; index < CAB_AGENT_MAX_TIMERS; index++)
+        self->timers[index].loop_id = -1;
     self->running = false;
     cab_agent_log (self, CAB_LOG_INFO, "stopping: %llu published, %llu acknowledged",
                    (unsigned long long)self->stats.published,

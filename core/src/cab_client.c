@@ -950,3 +950,10 @@ cab_client_control (cab_client_t *self, const json_t *request, json_t **reply_p,
     self->control_reply = NULL;
     return CAB_OK;
 }
+
+void *
+cab_client_socket (cab_client_t *self)
+{
+    assert (self);
+    return self->dealer;
+}
