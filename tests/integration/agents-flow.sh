@@ -7,6 +7,7 @@
 #  monitor reports a disk threshold it is configured to see. Every event
 #  is in the history with the right correlation. The broker is killed and
 #  restarted in the middle; the agents reconnect and the flow completes.
+#  The developer and product agents restart too: their state survives.
 . "$CAB_SRCDIR/tests/integration/broker-lib.sh"
 command -v git >/dev/null 2>&1 || { echo "git not installed"; exit 77; }
 
@@ -56,6 +57,7 @@ AGENT_PIDS=
 start_agent () {
     "$CAB_BUILDDIR/cabruca-$1" --config "$WORK/agents.json" --notify-fd 3 \
         3>"$WORK/$1.ready" 2>>"$WORK/$1.log" &
+    echo $! > "$WORK/$1.pid"
     AGENT_PIDS="$AGENT_PIDS $!"
     PIDS="$PIDS $!"
 }
@@ -91,6 +93,23 @@ wait_for 20 at_least 1 "detail_type = 'Feature Request'" || fail "no Feature Req
 wait_for 10 at_least 1 "detail_type = 'Issue Detection' AND json_extract(text, '\$.detail.issue_type') = 'disk_full'" ||
     fail "the monitor reported no disk threshold"
 
+#  The developer and the product agent restart: their state survives. A
+#  third failing commit lands while the developer is down; it is published
+#  once (and no earlier commit again), and no second request is filed.
+for agent in developer product; do
+    pid=$(cat "$WORK/$agent.pid")
+    kill -TERM "$pid"
+    wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "$agent did not stop on SIGTERM"
+done
+git -C "$REPO" commit -q --allow-empty -m "fix: third try" -m "Approved-by: Reviewer <r@example.org>"
+for agent in developer product; do
+    rm -f "$WORK/$agent.ready"
+    start_agent $agent
+    wait_for 10 test -s "$WORK/$agent.ready" || fail "$agent did not come back"
+done
+wait_for 30 at_least 3 "detail_type = 'Test Results'" || fail "no Test Results for the third commit"
+sleep 1
+
 #  One request only, citing the failures; chains correlate.
 sleep 1
 "$PYTHON3" - "$WORK/events.db" "$CAB_BUILDDIR/cabruca" "$CAB_SRCDIR/schemas" <<'PY' || fail "history check"
@@ -101,7 +120,8 @@ by_id = {e["id"]: e for e in events}
 changes = [e for e in events if e["detail-type"] == "Code Change"]
 results = [e for e in events if e["detail-type"] == "Test Results"]
 requests = [e for e in events if e["detail-type"] == "Feature Request"]
-assert len(changes) >= 2, "code changes: %d" % len(changes)
+assert len(changes) == 3, "code changes: %d" % len(changes)
+assert len({c["detail"]["commit"] for c in changes}) == 3, "a commit was published twice"
 assert all(c["detail"]["status"] == "APPROVED" for c in changes), changes
 assert all(r["detail"]["status"] == "FAILED" for r in results), results
 assert len(requests) == 1, "feature requests: %d" % len(requests)
@@ -124,7 +144,7 @@ for e in events:
 PY
 
 #  The agents stop cleanly on SIGTERM.
-for pid in $AGENT_PIDS; do kill -TERM "$pid"; done
+for pid in $AGENT_PIDS; do kill -TERM "$pid" 2>/dev/null; done
 for pid in $AGENT_PIDS; do
     wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || fail "agent $pid did not stop"
 done
