@@ -117,8 +117,9 @@ START_TEST (test_hostile_output)
     //  no crash, bounded failure list.
     size_t size = 3 * 1024 * 1024;
     char *noise = (char *)malloc (size + 1);
+    static const char pattern[] = "not ok 1 - x\n\0FAIL: \n<testcase";
     for (size_t index = 0; index < size; index++)
-        noise[index] = (char)("not ok 1 - x\n\0FAIL: \n<testcase"[index % 32]);
+        noise[index] = pattern[index % (sizeof pattern - 1)];
     noise[size] = '\0';
     results_t *results = (results_t *)calloc (1, sizeof *results);
     results_parse (results, noise, size);
