@@ -67,7 +67,9 @@ typedef int (cab_agent_handler_fn) (cab_agent_t *agent, cab_event_t *event,
 typedef int (cab_agent_timer_fn) (cab_agent_t *agent, void *arg);
 
 //  Create an agent named agent_id (1-64 of [A-Za-z0-9._-]) connecting to
-//  endpoint (NULL: $CABRUCA_BROKER, else CAB_CLIENT_DEFAULT_ENDPOINT).
+//  endpoint (NULL: $CABRUCA_BROKER, else CAB_CLIENT_DEFAULT_ENDPOINT), with
+//  CURVE when $CABRUCA_CURVE_CERT (the agent's secret certificate) and
+//  $CABRUCA_SERVER_CERT (the broker's public one) are set (docs/security.md).
 //  Does not wait for the broker. Returns NULL and fills error
 //  (CAB_ERR_INVALID_ARGUMENT, CAB_ERR_IO, CAB_ERR_NOMEM). Caller owns the
 //  return value and must destroy it.

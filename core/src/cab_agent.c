@@ -107,6 +107,22 @@ cab_agent_new (const char *agent_id, const char *endpoint, cab_error_t *error)
         return NULL;
     }
     snprintf (self->id, sizeof self->id, "%s", agent_id);
+    //  CURVE (docs/security.md): both certificates from the environment.
+    const char *client_cert = getenv ("CABRUCA_CURVE_CERT");
+    const char *server_cert = getenv ("CABRUCA_SERVER_CERT");
+    if ((client_cert && *client_cert) != (server_cert && *server_cert)) {
+        cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                       "set both CABRUCA_CURVE_CERT and CABRUCA_SERVER_CERT, or neither");
+        cab_client_destroy (&self->client);
+        free (self);
+        return NULL;
+    }
+    if (client_cert && *client_cert &&
+        cab_client_set_curve (self->client, client_cert, server_cert, error) != CAB_OK) {
+        cab_client_destroy (&self->client);
+        free (self);
+        return NULL;
+    }
     self->notify_fd = -1;
     self->level = CAB_LOG_INFO;
     cab_client_set_handler (self->client, s_on_result, self);

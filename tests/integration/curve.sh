@@ -64,6 +64,38 @@ CABRUCA_CURVE_CERT="$KEYS/monitor-001_secret" CABRUCA_SERVER_CERT="$KEYS/broker.
     "$CABRUCA" status --json > "$WORK/status2" || fail "status"
 [ "$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["stored"])' \
     "$WORK/status2")" = "$STORED" ] || fail "something more was stored"
+#  An agent (cab_agent) takes its certificates from the environment: the
+#  monitor connects and its event is stored; without them it gets no session.
+cat > "$WORK/agents.json" <<JSON
+{"monitor": {"interval_ms": 100, "load": false, "memory": false,
+             "disks": [{"path": "$WORK", "medium": 0.001}]}}
+JSON
+CABRUCA_CURVE_CERT="$KEYS/monitor-001_secret" CABRUCA_SERVER_CERT="$KEYS/broker.key" \
+    "$CAB_BUILDDIR/cabruca-monitor" --config "$WORK/agents.json" --notify-fd 3 \
+    3>"$WORK/monitor.ready" 2>"$WORK/monitor.log" &
+MONITOR=$!
+PIDS="$PIDS $MONITOR"
+wait_for 10 test -s "$WORK/monitor.ready" || fail "the monitor got no session: $(cat "$WORK/monitor.log")"
+more_stored () {
+    CABRUCA_CURVE_CERT="$KEYS/monitor-001_secret" CABRUCA_SERVER_CERT="$KEYS/broker.key" \
+        "$CABRUCA" status --json > "$WORK/status3" 2>/dev/null &&
+        [ "$("$PYTHON3" -c 'import json,sys; print(json.load(open(sys.argv[1]))["stored"])' \
+            "$WORK/status3")" -gt "$STORED" ]
+}
+wait_for 10 more_stored || fail "the monitor's event was not stored"
+kill -TERM "$MONITOR"
+wait_for 10 sh -c "! kill -0 $MONITOR 2>/dev/null" || fail "the monitor did not stop"
+CABRUCA_CURVE_CERT="$KEYS/monitor-001_secret" "$CAB_BUILDDIR/cabruca-monitor" \
+    --config "$WORK/agents.json" 2> "$WORK/monitor2.log"
+[ $? -eq 1 ] || fail "one CURVE variable alone must be refused"
+grep -q "CABRUCA_SERVER_CERT" "$WORK/monitor2.log" || fail "message: $(cat "$WORK/monitor2.log")"
+"$CAB_BUILDDIR/cabruca-monitor" --config "$WORK/agents.json" --notify-fd 3 \
+    3>"$WORK/plain.ready" 2>/dev/null &
+PLAIN=$!
+PIDS="$PIDS $PLAIN"
+sleep 1.5
+[ -s "$WORK/plain.ready" ] && fail "an agent without CURVE got a session"
+kill -TERM "$PLAIN" 2>/dev/null
 stop_broker
 
 #  Deny by default: no key, no start (exit 100, a clear message).
