@@ -140,9 +140,25 @@ s_file (cab_agent_t *agent, product_t *self, const char *fingerprint, json_t *re
         return false;
     }
     snprintf (request_id, CAB_UUID_LENGTH + 1, "%s", cab_event_id (event));
+    //  Remembered before it leaves: after a crash or a stop before the
+    //  broker's ACK, the same event (same id: the broker stores it once) is
+    //  sent again at start, and the fingerprint is never filed twice.
+    size_t length = 0;
+    const char *text = cab_event_text (event, &length);
+    json_t *pending =
+        text ? json_pack ("{s:s, s:s%}", "id", request_id, "text", text, length) : NULL;
+    if (!pending || json_object_set_new (record, "pending_request", pending) != 0 ||
+        state_save (self->state_path, self->state, "product") != 0) {
+        json_object_del (record, "pending_request");
+        cab_agent_log (agent, CAB_LOG_WARNING, "cannot remember the request for %s: not filed now",
+                       fingerprint);
+        cab_event_destroy (&event);
+        return false;
+    }
     if (cab_agent_publish (agent, &event, 0, &error) != CAB_OK) {
         cab_agent_log (agent, CAB_LOG_WARNING, "cannot publish the request for %s now: %s",
                        fingerprint, error.text);
+        json_object_del (record, "pending_request");
         return false;
     }
     cab_agent_log (agent, CAB_LOG_INFO, "filed %s: %s", request_id, title);
@@ -261,6 +277,7 @@ s_on_event (cab_agent_t *agent, cab_event_t *event, const cab_client_delivery_t 
         json_t *record =
             s_count (self, fingerprints[index], kind, subjects[index], issue_type, severity, event);
         if (!record || json_object_get (record, "filed") ||
+            json_object_get (record, "pending_request") ||
             json_integer_value (json_object_get (record, "count")) < self->threshold)
             continue;
         bool already = false;
@@ -290,11 +307,15 @@ s_settle (cab_agent_t *agent, void *arg)
     if (self->pending_count == 0 || cab_client_in_flight (cab_agent_client (agent)) > 0)
         return 0;
     json_t *fingerprints = json_object_get (self->state, "fingerprints");
-    for (size_t index = 0; index < self->pending_count; index++)
-        json_object_set_new (json_object_get (fingerprints, self->pending[index].fingerprint),
-                             "filed", json_string (self->pending[index].request_id));
+    for (size_t index = 0; index < self->pending_count; index++) {
+        json_t *record = json_object_get (fingerprints, self->pending[index].fingerprint);
+        json_object_set_new (record, "filed", json_string (self->pending[index].request_id));
+        json_object_del (record, "pending_request");
+    }
     s_save (agent, self);
     for (size_t index = 0; index < self->pending_count; index++) {
+        if (self->pending[index].delivery == 0)
+            continue;       //  Sent again at start: no delivery waits for it
         bool seen = false;  //  Several requests may come from one delivery
         for (size_t other = 0; other < index; other++)
             seen = seen || self->pending[other].delivery == self->pending[index].delivery;
@@ -303,6 +324,37 @@ s_settle (cab_agent_t *agent, void *arg)
     }
     self->pending_count = 0;
     return 0;
+}
+
+//  Requests remembered but not known to be stored (the agent stopped or
+//  crashed before the broker's ACK): sent again with their own ids.
+static void
+s_resend_pending (cab_agent_t *agent, product_t *self)
+{
+    const char *fingerprint;
+    json_t *record;
+    json_object_foreach (json_object_get (self->state, "fingerprints"), fingerprint, record)
+    {
+        json_t *pending = json_object_get (record, "pending_request");
+        const char *text = json_string_value (json_object_get (pending, "text"));
+        const char *id = json_string_value (json_object_get (pending, "id"));
+        if (!text || !id || self->pending_count >= S_MAX_PENDING ||
+            strlen (fingerprint) >= sizeof self->pending[0].fingerprint)
+            continue;
+        cab_error_t error = {0};
+        cab_event_t *event =
+            cab_event_load (text, json_string_length (json_object_get (pending, "text")), &error);
+        if (!event || cab_agent_publish (agent, &event, 1000, &error) != CAB_OK) {
+            cab_agent_log (agent, CAB_LOG_ERROR, "cannot send request %s again: %s", id,
+                           error.text);
+            continue;
+        }
+        pending_t *slot = &self->pending[self->pending_count++];
+        slot->delivery = 0;
+        snprintf (slot->fingerprint, sizeof slot->fingerprint, "%s", fingerprint);
+        snprintf (slot->request_id, sizeof slot->request_id, "%s", id);
+        cab_agent_log (agent, CAB_LOG_INFO, "sending request %s again", id);
+    }
 }
 
 int
@@ -349,10 +401,12 @@ main (int argc, char **argv)
         return self.state ? 1 : 2;
     }
     json_decref (options);
+    s_resend_pending (agent, &self);
     cab_agent_every (agent, 200, s_settle, &self);
     cab_agent_log (agent, CAB_LOG_INFO, "filing requests after %lld occurrences in %lld s",
                    (long long)self.threshold, (long long)window_s);
     cab_status_t status = cab_agent_run (agent, 5000);
+    s_settle (agent, &self);  //  What the drain got acknowledged counts as filed
     cab_agent_destroy (&agent);
     json_decref (self.state);
     cab_agent_args_release (&args);
