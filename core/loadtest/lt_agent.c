@@ -120,11 +120,13 @@ lt_agent_run (void *arg)
         //  The publish number of this event is sent + 1 (numbers start at 1
         //  and count accepted publishes).
         self->sent_at[(self->sent + 1) % self->ring] = agent_rate > 0 ? due : zclock_usecs ();
-        cab_status_t status;
-        while ((status = cab_client_publish (client, &event, 0, &error)) == CAB_ERR_BUSY &&
-               !zsys_interrupted) {
+        //  A full window: the client handles answers until a slot frees. The
+        //  event is rebuilt only when no slot freed for a whole second.
+        if (cab_client_in_flight (client) >= options->window)
             self->busy_waits++;
-            cab_client_poll (client, 1);
+        cab_status_t status;
+        while ((status = cab_client_publish (client, &event, 1000, &error)) == CAB_ERR_BUSY &&
+               !zsys_interrupted) {
             event = lt_event_new (self->type, self->agent_id, k, options->pad_bytes, &error);
             if (!event)
                 break;

@@ -37,7 +37,6 @@ struct _cab_agent_t {
     cab_client_t *client;
     int notify_fd;
     bool ready;
-    bool running;
     bool stop;
     cab_log_level_t level;
     s_timer_t timers[CAB_AGENT_MAX_TIMERS];
@@ -407,12 +406,10 @@ s_arm (cab_agent_t *self, s_timer_t *timer)
 cab_status_t
 cab_agent_run (cab_agent_t *self, int drain_ms)
 {
-    self->running = true;
     self->stop = false;
     self->loop = zloop_new ();
     if (!self->loop) {
         cab_agent_log (self, CAB_LOG_ERROR, "cannot make an event loop");
-        self->running = false;
         return CAB_ERR_NOMEM;
     }
     //  zloop ends on SIGINT and SIGTERM (czmq's interrupt handling).
@@ -426,7 +423,6 @@ cab_agent_run (cab_agent_t *self, int drain_ms)
     self->socket = NULL;
     for (size_t index = 0; index < CAB_AGENT_MAX_TIMERS; index++)
         self->timers[index].loop_id = -1;
-    self->running = false;
     cab_agent_log (self, CAB_LOG_INFO, "stopping: %llu published, %llu acknowledged",
                    (unsigned long long)self->stats.published,
                    (unsigned long long)self->stats.acked);
