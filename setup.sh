@@ -22,7 +22,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 PACKAGES="build-essential autoconf automake libtool pkg-config git
   libzmq3-dev libczmq-dev libjansson-dev libcurl4-openssl-dev libsqlite3-dev
   libpcre2-dev check json-schema-test-suite python3 python3-zmq sqlite3
-  clang-format valgrind clang libclang-rt-dev libmicrohttpd-dev chromium"
+  clang-format valgrind clang libclang-rt-dev lld libmicrohttpd-dev chromium"
 #  tests/terraform runs node and npm: Debian's only when none is installed.
 command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"

@@ -59,6 +59,8 @@ s_peer_destroy (void **item_p)
     if (peer) {
         zframe_destroy (&peer->identity);
         free (peer->cert_sources);
+        free (peer->cert_queues);
+        free (peer->cert_reads);
         zlistx_destroy (&peer->consumers);  //  The consumers belong to their queues
         free (peer);
         *item_p = NULL;
@@ -195,7 +197,7 @@ cabi_broker_status (cabi_broker_t *self)
     cabi_writer_stats_t *ws = &self->writer_stats;
     int64_t commits = __atomic_load_n (&ws->commits, __ATOMIC_RELAXED);
     int64_t commit_us = __atomic_load_n (&ws->commit_us, __ATOMIC_RELAXED);
-    return json_pack (
+    json_t *status = json_pack (
         "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f},"
         "s:o}",
         "broker", "cabruca " PACKAGE_VERSION, "protocol", CABI_PROTO_VERSION, "uptime_ms",
@@ -212,6 +214,9 @@ cabi_broker_status (cabi_broker_t *self)
         (json_int_t)commits, "failures",
         (json_int_t)__atomic_load_n (&ws->failures, __ATOMIC_RELAXED), "mean_commit_ms",
         commits ? commit_us / 1000.0 / commits : 0.0, "delivery", cabi_delivery_status (self));
+    if (status)
+        json_object_set_new (status, "mirror", cabi_mirror_status (self));
+    return status;
 }
 
 //  Open the registry, the writer and the ROUTER; bind. Returns CAB_OK or
@@ -261,6 +266,8 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
         return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
     cab_status_t status = cabi_delivery_setup (self, error);
     if (status == CAB_OK)
+        status = cabi_mirror_setup (self, error);
+    if (status == CAB_OK)
         status = cabi_security_setup (self, error);
     if (status != CAB_OK)
         return status;
@@ -283,7 +290,7 @@ static bool
 s_busy (cabi_broker_t *self)
 {
     return self->writer_busy || !cabi_batch_empty (self->accum) || zlistx_size (self->chunks) > 0 ||
-           (self->chunk && self->chunk->count > 0);
+           (self->chunk && self->chunk->count > 0) || cabi_mirror_draining (self);
 }
 
 //  A rule change handed to the actor (cab_broker_set_rules).
@@ -313,8 +320,18 @@ s_command (cabi_broker_t *self, zsock_t *pipe)
         zframe_destroy (&frame);
         if (change) {
             cabi_delivery_set_rules (self, &change->document, &change->rules);
+            cabi_mirror_rules (self, self->rules_document);
             zsys_info ("cabruca-broker: rules replaced (%zu rules)", cab_rules_count (self->rules));
         }
+        zstr_send (pipe, "OK");
+    } else if (go_on && streq (command, "BUDGET")) {
+        //  A json_t (stolen): the mirror worker takes it.
+        zframe_t *frame = zmsg_pop (msg);
+        json_t *budget = NULL;
+        if (frame && zframe_size (frame) == sizeof budget)
+            memcpy (&budget, zframe_data (frame), sizeof budget);
+        zframe_destroy (&frame);
+        cabi_mirror_budget (self, budget);
         zstr_send (pipe, "OK");
     }
     zstr_free (&command);
@@ -328,8 +345,9 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
 {
     bool terminating = false;
     int64_t next_heartbeat = zclock_mono () + self->config->heartbeat_ms;
-    //  The pipe, the writer, the sender, the validators, and last the ROUTER.
-    zmq_pollitem_t items[4 + CAB_BROKER_MAX_VALIDATORS];
+    //  The pipe, the writer, the sender, the validators, the mirror worker,
+    //  and last the ROUTER.
+    zmq_pollitem_t items[5 + CAB_BROKER_MAX_VALIDATORS];
     size_t count = 0;
     items[count++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
     items[count++] = (zmq_pollitem_t){zsock_resolve (self->writer), 0, ZMQ_POLLIN, 0};
@@ -337,6 +355,9 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
     for (size_t index = 0; index < self->validator_count; index++)
         items[count++] =
             (zmq_pollitem_t){zsock_resolve (self->validators[index]), 0, ZMQ_POLLIN, 0};
+    size_t mirror_item = count;
+    if (self->mirror)
+        items[count++] = (zmq_pollitem_t){zsock_resolve (self->mirror), 0, ZMQ_POLLIN, 0};
     items[count] = (zmq_pollitem_t){zsock_resolve (self->router), 0, ZMQ_POLLIN, 0};
     while (!terminating || s_busy (self)) {
         //  Back-pressure: while the queues are full, leave the ROUTER alone;
@@ -353,14 +374,17 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
         }
         if (zmq_poll (items, (int)(read_router ? count + 1 : count), wait) < 0)
             break;  //  Interrupted: the context is going down
-        if ((items[0].revents & ZMQ_POLLIN) && !s_command (self, pipe))
+        if ((items[0].revents & ZMQ_POLLIN) && !s_command (self, pipe)) {
             terminating = self->terminating = true;
+            cabi_mirror_drain (self);  //  Its last outcomes are committed too
+        }
         if (items[1].revents & ZMQ_POLLIN) {
             cabi_task_t *task = NULL;
             cabi_batch_t *batch = cabi_writer_recv (self->writer, &task);
-            if (batch)
+            if (batch) {
+                cabi_mirror_committed (self, batch);
                 cabi_broker_answer (self, batch);
-            else if (task)
+            } else if (task)
                 cabi_control_task_done (self, task);
         }
         if ((items[2].revents & ZMQ_POLLIN) && !terminating)
@@ -371,10 +395,13 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
                 if (chunk)
                     cabi_broker_validated (self, chunk);
             }
+        if (self->mirror && (items[mirror_item].revents & ZMQ_POLLIN))
+            cabi_mirror_recv (self);
         if (read_router && (items[count].revents & ZMQ_POLLIN))
             cabi_broker_ingest (self);
         if (!terminating)
             cabi_delivery_timers (self, zclock_time ());
+        cabi_mirror_attach (self);
         cabi_broker_dispatch (self);
         now = zclock_mono ();
         if (now >= next_heartbeat) {
@@ -425,6 +452,7 @@ s_broker_actor (zsock_t *pipe, void *arg)
             zstr_free (&command);
         zstr_free (&command);
     }
+    cabi_mirror_teardown (self);
     for (size_t index = 0; index < self->validator_count; index++)
         zactor_destroy (&self->validators[index]);
     cabi_chunk_t *chunk;
@@ -544,14 +572,44 @@ cab_broker_set_rules (cab_broker_t *self, json_t *document, cab_error_t *error)
                 : cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "the broker did not answer");
 }
 
+static cab_status_t s_reload_rules (cab_broker_t *self, const char *path, cab_error_t *error);
+
 cab_status_t
 cab_broker_reload (cab_broker_t *self, cab_error_t *error)
 {
     assert (self);
-    const char *path = self->state->config->rules_path;
-    if (!path)
+    const cab_broker_config_t *config = self->state->config;
+    const char *path = config->rules_path;
+    if (!path && !config->config_path)
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
                               "the configuration names no rule file");
+    //  The configuration file first: when it is no longer valid, nothing
+    //  changes.
+    cab_broker_config_t *fresh = NULL;
+    if (config->config_path && config->mirror_enabled &&
+        !(fresh = cab_broker_config_load (config->config_path, error)))
+        return error && error->code ? error->code : CAB_ERR_INVALID_CONFIG;
+    cab_status_t status = path ? s_reload_rules (self, path, error) : CAB_OK;
+    if (status == CAB_OK && fresh) {
+        //  The new budget section (null: the defaults) to the mirror worker.
+        json_t *budget = fresh->budget ? json_deep_copy (fresh->budget) : json_null ();
+        char *answer = NULL;
+        if (budget && zsock_send (self->actor, "sp", "BUDGET", budget) == 0)
+            answer = zstr_recv (self->actor);
+        else
+            json_decref (budget);
+        if (!answer || !streq (answer, "OK"))
+            status = cab_error_set (error, CAB_ERR_TIMEOUT, NULL, "the broker did not answer");
+        zstr_free (&answer);
+    }
+    cab_broker_config_destroy (&fresh);
+    return status;
+}
+
+//  Read a rule file and hand it to the broker.
+static cab_status_t
+s_reload_rules (cab_broker_t *self, const char *path, cab_error_t *error)
+{
     char *text = cab_file_read (path, CAB_RULES_FILE_MAX, NULL, error);
     if (!text)
         return error ? error->code : CAB_ERR_IO;

@@ -35,6 +35,9 @@
 //  Longest acknowledgement timeout a subscription may ask for (ms).
 #define CAB_BROKER_ACK_TIMEOUT_MAX 86400000
 
+//  A clock: UTC milliseconds since 1970 (tests inject one).
+typedef int64_t (cab_broker_clock_fn) (void *arg);
+
 //  A broker configuration (cab_broker_config.c; the file format is in
 //  docs/man/cabruca-broker.md). Fields are public and plain: tests build
 //  one with cab_broker_config_new and set what they need.
@@ -67,6 +70,27 @@ typedef struct {
     char *curve_secret_key;                     //  Owned; the broker's zcert (secret) file, or
                                                 //  NULL: no CURVE
     char *curve_clients_dir;                    //  Owned; the known agents' public certificates
+    //  Cloud mirror (issue 7, docs/mirror.md): the "mirror" section
+    bool mirror_enabled;                        //  Default true: dry-run without credentials
+    bool mirror_dry_run;                        //  Never send, even with credentials
+    char *mirror_bus_name;                      //  Owned, or NULL: "cabruca-agents-bus"
+    char *mirror_endpoint;                      //  Owned, or NULL: as the AWS SDKs find it
+    char *mirror_region;                        //  Owned, or NULL: as the AWS SDKs find it
+    size_t mirror_max_in_flight;                //  Concurrent PutEvents requests
+    size_t mirror_max_queue;                    //  Outbox rows the worker holds at once
+    long mirror_request_timeout_ms;             //  One PutEvents request, whole
+    int64_t mirror_failed_retry_ms;             //  A FAILED event is tried again after this
+    unsigned mirror_backoff_base_ms;            //  Retry backoff of the sender (full jitter)
+    unsigned mirror_backoff_cap_ms;
+    unsigned mirror_max_attempts;               //  Requests per event before FAILED (0: no limit)
+    char *mirror_cloud_rules;                   //  Owned: the cloud's rule file, or NULL: the
+                                                //  broker's own rules
+    json_t *budget;                             //  Owned: the "budget" section, or NULL
+    cab_broker_clock_fn *mirror_clock;          //  Tests: the mirror's clock (UTC ms), or NULL
+    void *mirror_clock_arg;                     //  (not in the file: the wall clock)
+    char *config_path;                          //  Owned: the file cab_broker_config_load
+                                                //  read (cab_broker_reload reads its
+                                                //  "budget" again), or NULL
 } cab_broker_config_t;
 
 typedef struct _cab_broker_t cab_broker_t;
@@ -161,10 +185,15 @@ json_t *
 cab_status_t
     cab_broker_set_rules (cab_broker_t *self, json_t *document, cab_error_t *error);
 
-//  Reload the configuration's rule file (SIGHUP): read it and call
-//  cab_broker_set_rules. On an error the old rules stay. Returns CAB_OK,
-//  CAB_ERR_INVALID_ARGUMENT (no rule file configured), CAB_ERR_IO,
-//  CAB_ERR_INVALID_JSON, or the errors of cab_rules_parse.
+//  Reload (SIGHUP): read the configuration's rule file and call
+//  cab_broker_set_rules; then, for a configuration loaded from a file
+//  (config_path) with the mirror on, read that file again and hand its
+//  "budget" section to the mirror worker, which applies it (counts kept)
+//  once the mirror decisions in flight are settled. On an error the old
+//  rules and budget stay. Returns CAB_OK, CAB_ERR_INVALID_ARGUMENT (neither
+//  a rule file nor a configuration file), CAB_ERR_IO, CAB_ERR_INVALID_JSON,
+//  the errors of cab_rules_parse, or those of cab_broker_config_load (a
+//  configuration file that is no longer valid: nothing is changed).
 cab_status_t
     cab_broker_reload (cab_broker_t *self, cab_error_t *error);
 

@@ -4,7 +4,8 @@
         {"endpoints": ["ipc:///run/cabruca/broker.ipc"],
          "store": {"path": "events.db", "durability": "normal"},
          "schemas": "/usr/share/cabruca/schemas",
-         "agents": {"monitor-001": {"sources": ["cabruca.agents.monitor"]}},
+         "agents": {"monitor-001": {"sources": ["cabruca.agents.monitor"],
+                                    "subscribe": ["monitor"], "read_sources": ["*"]}},
          "limits": {"max_in_flight": 1000, "heartbeat_ms": 1000,
                     "timeout_ms": 5000, "batch_max": 1000, "max_peers": 1024,
                     "validators": 0},
@@ -15,13 +16,20 @@
                       "backoff_max_ms": 300000, "max_pending_in_memory": 10000,
                       "sweep_every_ms": 1000},
          "curve": {"secret_key_file": "broker.key_secret", "clients_dir": "certs"},
-         "allow_remote": false}
+         "allow_remote": false,
+         "mirror": {"enabled": true, "dry_run": false, "bus_name": "cabruca-agents-bus",
+                    "endpoint": null, "region": null, "max_in_flight": 8,
+                    "max_queue": 10000, "request_timeout_ms": 10000,
+                    "failed_retry_ms": 60000, "backoff_base_ms": 100,
+                    "backoff_cap_ms": 20000, "max_attempts": 0, "cloud_rules": null},
+         "budget": {...cab_budget's section, docs/budget.md...}}
 
     Validation is strict (unknown keys are errors) and every error names the
     value with a JSON Pointer. Documented in docs/man/cabruca-broker.md.
     =========================================================================
 */
 #include "cab_broker.h"
+#include "cab_budget.h"
 #include "cab_lines.h"
 #include "cab_proto.h"
 #include "cab_store_delivery.h"
@@ -58,6 +66,11 @@ cab_broker_config_new (void)
     self->backoff_max_ms = 300000;
     self->max_pending_in_memory = 10000;
     self->sweep_every_ms = 1000;
+    self->mirror_enabled = true;
+    self->mirror_max_in_flight = 8;
+    self->mirror_max_queue = 10000;
+    self->mirror_request_timeout_ms = 10000;
+    self->mirror_failed_retry_ms = 60000;
     //  Validators pay off only with cores to spare: the broker thread, the
     //  writer and the publishers need theirs (docs/performance.md).
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
@@ -81,6 +94,12 @@ cab_broker_config_destroy (cab_broker_config_t **self_p)
     json_decref (self->rules_document);
     free (self->curve_secret_key);
     free (self->curve_clients_dir);
+    free (self->mirror_bus_name);
+    free (self->mirror_endpoint);
+    free (self->mirror_region);
+    free (self->mirror_cloud_rules);
+    json_decref (self->budget);
+    free (self->config_path);
     free (self);
     *self_p = NULL;
 }
@@ -230,6 +249,50 @@ s_parse_store (cab_broker_config_t *self, json_t *value, const char *base_dir, c
     return self->store_path ? CAB_OK : cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
 }
 
+//  An agent's optional "subscribe" (queue names) or "read_sources" list:
+//  checked, then copied into the configuration's entry for agent_id.
+static cab_status_t
+s_parse_grant (cab_broker_config_t *self, const char *agent_id, json_t *agent, const char *path,
+               const char *key, cab_error_t *error)
+{
+    json_t *list = json_object_get (agent, key);
+    if (!list)
+        return CAB_OK;
+    bool queues = strcmp (key, "subscribe") == 0;
+    char list_path[CAB_ERROR_PATH_MAX];
+    s_pointer (list_path, sizeof list_path, path, key);
+    if (!json_is_array (list))
+        return s_invalid (error, list_path,
+                          queues ? "must be an array of queue names (\"*\": any)"
+                                 : "must be an array of sources (\"*\": any)");
+    size_t index;
+    json_t *item;
+    json_array_foreach (list, index, item)
+    {
+        const char *text = json_string_value (item);
+        bool valid = text && (strcmp (text, "*") == 0 ||
+                              (queues ? cabi_proto_queue_valid (text)
+                                      : *text && strlen (text) <= 256 && !strchr (text, ',')));
+        if (!valid) {
+            char item_path[CAB_ERROR_PATH_MAX];
+            snprintf (item_path, sizeof item_path, "%.200s/%zu", list_path, index);
+            return s_invalid (error, item_path,
+                              queues ? "must be a queue name (1-64 of [A-Za-z0-9._-]) or \"*\""
+                                     : "must be a source of 1 to 256 characters or \"*\"");
+        }
+    }
+    json_t *entry = json_object_get (self->agents, agent_id);
+    if (!entry) {
+        entry = json_pack ("{s:[]}", "sources");
+        if (!entry || json_object_set_new (self->agents, agent_id, entry) != 0)
+            return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    json_t *copy = json_deep_copy (list);
+    if (!copy || json_object_set_new (entry, key, copy) != 0)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    return CAB_OK;
+}
+
 static cab_status_t
 s_parse_agents (cab_broker_config_t *self, json_t *value, cab_error_t *error)
 {
@@ -243,7 +306,7 @@ s_parse_agents (cab_broker_config_t *self, json_t *value, cab_error_t *error)
         s_pointer (path, sizeof path, "/agents", agent_id);
         if (!cabi_proto_agent_id_valid (agent_id))
             return s_invalid (error, path, "agent id must be 1-64 of [A-Za-z0-9._-]");
-        static const char *const keys[] = {"sources", NULL};
+        static const char *const keys[] = {"sources", "subscribe", "read_sources", NULL};
         if (!json_is_object (agent))
             return s_invalid (error, path, "must be an object with \"sources\"");
         if (s_known_keys (agent, path, keys, error) != CAB_OK)
@@ -266,6 +329,9 @@ s_parse_agents (cab_broker_config_t *self, json_t *value, cab_error_t *error)
             if (cab_broker_config_allow (self, agent_id, text) != CAB_OK)
                 return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
         }
+        if (s_parse_grant (self, agent_id, agent, path, "subscribe", error) != CAB_OK ||
+            s_parse_grant (self, agent_id, agent, path, "read_sources", error) != CAB_OK)
+            return CAB_ERR_INVALID_CONFIG;
     }
     return CAB_OK;
 }
@@ -412,6 +478,108 @@ s_parse_curve (cab_broker_config_t *self, json_t *value, const char *base_dir, c
     return CAB_OK;
 }
 
+//  A string member of the "mirror" section: absent or null keeps *out;
+//  else a string of 1 to max bytes (copied into *out).
+static cab_status_t
+s_mirror_string (json_t *section, const char *name, size_t max, char **out, cab_error_t *error)
+{
+    json_t *value = json_object_get (section, name);
+    if (!value || json_is_null (value))
+        return CAB_OK;
+    char path[64];
+    snprintf (path, sizeof path, "/mirror/%s", name);
+    if (!json_is_string (value) || json_string_length (value) == 0 ||
+        json_string_length (value) > max)
+        return cab_error_set (error, CAB_ERR_INVALID_CONFIG, path,
+                              "must be a string of 1 to %zu characters, or null", max);
+    free (*out);
+    *out = strdup (json_string_value (value));
+    return *out ? CAB_OK : cab_error_set (error, CAB_ERR_NOMEM, path, "out of memory");
+}
+
+//  "mirror": the cloud mirror (docs/mirror.md, "Configuration").
+static cab_status_t
+s_parse_mirror (cab_broker_config_t *self, json_t *value, const char *base_dir, cab_error_t *error)
+{
+    static const char *const keys[] = {"enabled",         "dry_run",
+                                       "bus_name",        "endpoint",
+                                       "region",          "max_in_flight",
+                                       "max_queue",       "request_timeout_ms",
+                                       "failed_retry_ms", "backoff_base_ms",
+                                       "backoff_cap_ms",  "max_attempts",
+                                       "cloud_rules",     NULL};
+    if (!json_is_object (value))
+        return s_invalid (error, "/mirror", "must be an object");
+    if (s_known_keys (value, "/mirror", keys, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    const char *flags[] = {"enabled", "dry_run"};
+    bool *targets[] = {&self->mirror_enabled, &self->mirror_dry_run};
+    for (size_t index = 0; index < 2; index++) {
+        json_t *flag = json_object_get (value, flags[index]);
+        if (!flag)
+            continue;
+        if (!json_is_boolean (flag)) {
+            char path[64];
+            snprintf (path, sizeof path, "/mirror/%s", flags[index]);
+            return s_invalid (error, path, "must be true or false");
+        }
+        *targets[index] = json_is_true (flag);
+    }
+    long long in_flight = (long long)self->mirror_max_in_flight;
+    long long queue = (long long)self->mirror_max_queue;
+    long long timeout = self->mirror_request_timeout_ms;
+    long long retry = self->mirror_failed_retry_ms;
+    long long base = self->mirror_backoff_base_ms, cap = self->mirror_backoff_cap_ms;
+    long long attempts = self->mirror_max_attempts;
+    if (s_integer (value, "/mirror", "max_in_flight", 1, 64, &in_flight, error) ||
+        s_integer (value, "/mirror", "max_queue", 10, 1000000, &queue, error) ||
+        s_integer (value, "/mirror", "request_timeout_ms", 100, 600000, &timeout, error) ||
+        s_integer (value, "/mirror", "failed_retry_ms", 100, 86400000, &retry, error) ||
+        s_integer (value, "/mirror", "backoff_base_ms", 1, 600000, &base, error) ||
+        s_integer (value, "/mirror", "backoff_cap_ms", 1, 3600000, &cap, error) ||
+        s_integer (value, "/mirror", "max_attempts", 0, 1000000, &attempts, error))
+        return CAB_ERR_INVALID_CONFIG;
+    if (base && cap && cap < base)
+        return s_invalid (error, "/mirror/backoff_cap_ms", "must be at least backoff_base_ms");
+    self->mirror_max_in_flight = (size_t)in_flight;
+    self->mirror_max_queue = (size_t)queue;
+    self->mirror_request_timeout_ms = (long)timeout;
+    self->mirror_failed_retry_ms = retry;
+    self->mirror_backoff_base_ms = (unsigned)base;
+    self->mirror_backoff_cap_ms = (unsigned)cap;
+    self->mirror_max_attempts = (unsigned)attempts;
+    if (s_mirror_string (value, "bus_name", 256, &self->mirror_bus_name, error) ||
+        s_mirror_string (value, "endpoint", 1000, &self->mirror_endpoint, error) ||
+        s_mirror_string (value, "region", 100, &self->mirror_region, error))
+        return error ? error->code : CAB_ERR_INVALID_CONFIG;
+    if (self->mirror_endpoint && strncmp (self->mirror_endpoint, "http://", 7) != 0 &&
+        strncmp (self->mirror_endpoint, "https://", 8) != 0)
+        return s_invalid (error, "/mirror/endpoint", "must be an http:// or https:// URL");
+    json_t *rules = json_object_get (value, "cloud_rules");
+    if (rules && !json_is_null (rules)) {
+        if (!json_is_string (rules) || json_string_length (rules) == 0)
+            return s_invalid (error, "/mirror/cloud_rules",
+                              "must be the path of a rule file, or null (the broker's rules)");
+        self->mirror_cloud_rules = s_resolve (json_string_value (rules), base_dir);
+        if (!self->mirror_cloud_rules)
+            return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+    }
+    return CAB_OK;
+}
+
+//  "budget": cab_budget's section, checked by cab_budget_new (its errors
+//  carry pointers from the file's root) and kept as is.
+static cab_status_t
+s_parse_budget (cab_broker_config_t *self, json_t *value, cab_error_t *error)
+{
+    cab_budget_t *budget = cab_budget_new (value, error);
+    if (!budget)
+        return error && error->code ? error->code : CAB_ERR_INVALID_CONFIG;
+    cab_budget_destroy (&budget);
+    self->budget = json_deep_copy (value);
+    return self->budget ? CAB_OK : cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+}
+
 //  A directory name, as a new string (dirname of path).
 static char *
 s_dirname (const char *path)
@@ -488,9 +656,10 @@ cab_broker_config_load_rules (cab_broker_config_t *self, cab_rules_t **rules_p, 
 static cab_status_t
 s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_error_t *error)
 {
-    static const char *const keys[] = {
-        "endpoints", "store",   "schemas",  "agents",       "limits", "$schema",      "rules",
-        "data_dir",  "archive", "delivery", "dead_letters", "curve",  "allow_remote", NULL};
+    static const char *const keys[] = {"endpoints",    "store",    "schemas",      "agents",
+                                       "limits",       "$schema",  "rules",        "data_dir",
+                                       "archive",      "delivery", "dead_letters", "curve",
+                                       "allow_remote", "mirror",   "budget",       NULL};
     if (!json_is_object (document))
         return s_invalid (error, "", "the configuration must be a JSON object");
     if (s_known_keys (document, "", keys, error) != CAB_OK)
@@ -532,6 +701,12 @@ s_parse (cab_broker_config_t *self, json_t *document, const char *base_dir, cab_
     if (value && !json_is_boolean (value))
         return s_invalid (error, "/allow_remote", "must be true or false");
     self->allow_remote = json_is_true (value);
+    value = json_object_get (document, "mirror");
+    if (value && s_parse_mirror (self, value, base_dir, error) != CAB_OK)
+        return error ? error->code : CAB_ERR_INVALID_CONFIG;
+    value = json_object_get (document, "budget");
+    if (value && s_parse_budget (self, value, error) != CAB_OK)
+        return error ? error->code : CAB_ERR_INVALID_CONFIG;
     return CAB_OK;
 }
 
@@ -561,5 +736,9 @@ cab_broker_config_load (const char *path, cab_error_t *error)
         cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
     free (copy);
     json_decref (document);
+    if (self && !(self->config_path = strdup (path))) {
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        cab_broker_config_destroy (&self);
+    }
     return self;
 }

@@ -5,6 +5,8 @@
     {"op":"dlq-purge","filter":{...}}     dead letters deleted
     {"op":"replay",...}                   archived events delivered again
     {"op":"replay-status","name":"..."}   a replay's deliveries by state
+    {"op":"budget"}                       the mirror's budget report
+    {"op":"mirror-status"}                the mirror's sender and outbox figures
 
     Redrive and purge run in the store writer between two batches (it owns
     the write connection). A replay scans the archive on the broker's
@@ -84,9 +86,10 @@ s_dlq_task (cabi_broker_t *self, zframe_t *identity, cabi_task_kind_t kind, json
             error = cabi_control_error (CAB_ERR_INVALID_ARGUMENT, path, "must be a string");
         }
     cab_dlq_t dlq;
-    if (!error && task->query.dlq && cab_dlq_parse (task->query.dlq, &dlq) != 0)
+    if (!error && task->query.dlq && strcmp (task->query.dlq, CAB_MIRROR_DLQ) != 0 &&
+        cab_dlq_parse (task->query.dlq, &dlq) != 0)
         error = cabi_control_error (CAB_ERR_INVALID_ARGUMENT, "/filter/dlq",
-                                    "must be \"standard\" or \"critical\"");
+                                    "must be \"standard\", \"critical\" or \"mirror\"");
     json_t *ids = json_object_get (task->filter, "ids");
     if (!error && ids && !json_is_null (ids)) {
         if (!json_is_array (ids) || json_array_size (ids) == 0 ||
@@ -135,6 +138,9 @@ cabi_control_task_done (cabi_broker_t *self, cabi_task_t *task)
                            (json_int_t)task->count);
     if (task->status == CAB_OK && task->kind == CABI_TASK_REDRIVE && task->count > 0)
         cabi_delivery_reload (self);  //  PENDING again: read them back
+    if (task->status == CAB_OK && task->kind == CABI_TASK_REDRIVE && task->count > 0 &&
+        self->mirror)
+        zstr_send (self->mirror, "RESCAN");  //  Mirror dead letters are back in the outbox
     cabi_control_reply (self, task->identity, reply);
     zframe_destroy (&task->identity);
     json_decref (task->filter);
@@ -398,10 +404,14 @@ cabi_control (cabi_broker_t *self, zframe_t *identity, cabi_proto_t *msg)
         reply = s_replay (self, identity, request);
     else if (strcmp (op, "replay-status") == 0)
         reply = s_replay_status (self, request);
+    else if (strcmp (op, "budget") == 0)
+        reply = cabi_mirror_control_budget (self);
+    else if (strcmp (op, "mirror-status") == 0)
+        reply = cabi_mirror_control_status (self);
     else
         reply = cabi_control_error (CAB_ERR_INVALID_ARGUMENT, "/op",
                                     "unknown op '%s' (dlq-redrive, dlq-purge, replay, "
-                                    "replay-status)",
+                                    "replay-status, budget, mirror-status)",
                                     op);
     json_decref (request);
     if (reply)

@@ -10,7 +10,10 @@
                -> cab_broker_delivery.c (each new delivery: scheduled,
                   retried, dead-lettered; non-agent targets via cab_sender)
                -> cab_broker_queue.c (agent queues: consumers with credit)
-    cab_broker_control.c answers CONTROL (dead letters, replay).
+    cab_broker_control.c answers CONTROL (dead letters, replay, mirror).
+    cab_broker_mirror.c is the broker's side of the cloud mirror: the
+    outcome sets of the mirror worker (cab_mirror_worker.c, an actor) go
+    into the batches, their commits go back to the worker.
     cab_broker.c holds the actor's loop, the peers and the counters.
     =========================================================================
 */
@@ -20,7 +23,10 @@
 #include "cab_broker.h"
 #include "cab_proto.h"
 #include "cab_store_delivery.h"
+#include "cab_store_mirror.h"
+#include "cab_mirror.h"
 #include <czmq.h>
+#include <pthread.h>
 
 //  An event's text shared by its deliveries (refcounted, broker thread
 //  only). data holds length bytes and a NUL, then anything else allocated
@@ -66,6 +72,8 @@ typedef struct {
     size_t count, capacity;
 } cabi_routes_t;
 
+struct _cabi_mirror_set_t;
+
 //  A group of events committed in one transaction, with the delivery
 //  state changes and the new deliveries of stored events (group commit).
 typedef struct {
@@ -76,6 +84,7 @@ typedef struct {
     cabi_routes_t routes;               //  cab_store_batch_t.routes (replay, redrive)
     cab_delivery_update_t *updates;     //  Strings owned (freed by reset)
     size_t update_count, update_capacity;
+    struct _cabi_mirror_set_t *mirror_set; //  Borrowed: mirror outcomes to write, or NULL
     cab_status_t status;                //  Set by the writer
     cab_error_t error;
 } cabi_batch_t;
@@ -228,6 +237,8 @@ typedef struct {
     char agent_id [CABI_PROTO_AGENT_MAX + 1];
     bool session;                           //  HELLO received
     char *cert_sources;                     //  Owned: its CURVE certificate's sources, or NULL
+    char *cert_queues;                      //  Owned: its certificate's "queues", or NULL
+    char *cert_reads;                       //  Owned: its certificate's "read_sources", or NULL
     int64_t last_seen;                      //  zclock_mono of its last message
     size_t in_flight;                       //  Its events taken in, not yet answered
     uint64_t send_failures;                 //  Consecutive replies we could not send
@@ -315,6 +326,8 @@ typedef struct {
     cabi_batch_t *accum;                    //  Being filled
     cabi_batch_t *spare;                    //  Idle (the other one is at the writer)
     bool writer_busy;
+    bool router_more;                       //  The ROUTER had more to read when the broker
+                                            //  last stopped reading (the batch cut)
     zactor_t *validators [CAB_BROKER_MAX_VALIDATORS];
     size_t validator_count;                 //  0: validate in the broker thread
     size_t next_validator;                  //  Round robin
@@ -361,6 +374,14 @@ typedef struct {
     cabi_replay_t *replay;                  //  Or NULL
     uint64_t delivered, retried, dead_lettered, dead_notices_lost, routed;
     uint64_t route_errors, reload_passes;
+    //  Cloud mirror (cab_broker_mirror.c)
+    zactor_t *mirror;                       //  The mirror worker, or NULL: mirror off
+    struct _cabi_mirror_shared_t *mirror_shared; //  Its published figures
+    struct _cabi_mirror_set_t *mirror_pending;   //  A set waiting for a batch, or NULL
+    uint64_t mirror_notices_lost;           //  Budget Threshold events not published
+    bool mirror_draining;                   //  Stopping: the worker's last set is awaited
+    int64_t mirror_drain_until;             //  Mono ms: not longer than this
+    uint64_t sub_refused [CAB_STATUS_COUNT_]; //  SUBSCRIBE refusals by code
 } cabi_broker_t;
 
 //  Longest wait of the broker loop, ms (timers are checked at least this often).
@@ -558,6 +579,113 @@ void
 void
     cabi_queue_peer_alive (cabi_broker_t *self, cabi_peer_t *peer);
 
+//  ---- Cloud mirror (cab_broker_mirror.c, cab_mirror_worker.c) -------------
+
+//  Most outcomes in one set, and most Budget Threshold events with it.
+#define CABI_MIRROR_SET_MAX     1000
+#define CABI_MIRROR_NOTICES_MAX 8
+
+//  Mirror outcomes (and the budget state that counts them) handed by the
+//  worker to the broker thread, written with the next batch in one
+//  transaction, then handed back with the commit's status. Owned by the
+//  worker except between "SET" and "DONE", when the broker thread owns it.
+typedef struct _cabi_mirror_set_t {
+    uint64_t id;
+    cab_mirror_outcome_rec_t *recs;     //  Strings owned (freed with the set)
+    size_t count, capacity;
+    char *budget_state;                 //  Owned JSON text, or NULL
+    char *notices [CABI_MIRROR_NOTICES_MAX]; //  Owned: Budget Threshold details (JSON text)
+    size_t notice_count;
+    cab_status_t status;                //  The commit's, set by the broker thread
+} cabi_mirror_set_t;
+
+//  A new empty set of up to capacity outcomes; NULL when out of memory.
+cabi_mirror_set_t *
+    cabi_mirror_set_new (size_t capacity);
+
+//  Destroy a set and its strings; null the pointer; safe on NULL.
+void
+    cabi_mirror_set_destroy (cabi_mirror_set_t **self_p);
+
+//  What the worker publishes for STATUS and CONTROL (under lock).
+typedef struct _cabi_mirror_shared_t {
+    pthread_mutex_t lock;
+    bool sender_up;                     //  The sender exists (else see error)
+    bool dry_run;
+    char endpoint [1024];               //  "" when unknown
+    char region [128];                  //  "" when unknown
+    char bus [256];
+    char error [256];                   //  Why the sender is not up, or ""
+    cab_mirror_stats_t sender;
+    char *report;                       //  Owned: cab_budget_report as JSON text
+    double cost_usd_month;
+} cabi_mirror_shared_t;
+
+//  Start the mirror worker (config and shared borrowed, must outlive it;
+//  rules_document borrowed, copied: the broker's rules, used for cloud
+//  matches when the configuration names no cloud rule file). It opens the
+//  store read-only, creates the budget (state from the store) and the cloud
+//  rule set before it answers; the sender is created after (credentials
+//  may take time). Returns NULL and fills error when it cannot start.
+zactor_t *
+    cabi_mirror_worker_new (const cab_broker_config_t *config, json_t *rules_document,
+                            cabi_mirror_shared_t *shared, cab_error_t *error);
+
+//  Start the mirror when the configuration enables it. CAB_OK or an error.
+cab_status_t
+    cabi_mirror_setup (cabi_broker_t *self, cab_error_t *error);
+
+//  Stop the worker and free what the broker holds of the mirror.
+void
+    cabi_mirror_teardown (cabi_broker_t *self);
+
+//  A message from the worker (its pipe is readable).
+void
+    cabi_mirror_recv (cabi_broker_t *self);
+
+//  The broker stops (SIGTERM): the worker stops sending and hands over the
+//  outcomes it has, which are committed before the broker ends (at most
+//  CABI_MIRROR_DRAIN_MS).
+#define CABI_MIRROR_DRAIN_MS 2000
+void
+    cabi_mirror_drain (cabi_broker_t *self);
+
+//  True while the worker's last outcomes are awaited.
+bool
+    cabi_mirror_draining (cabi_broker_t *self);
+
+//  Attach a waiting outcome set (and its Budget Threshold events) to the
+//  filling batch when it has none and room (not when stopping, unless
+//  draining the worker).
+void
+    cabi_mirror_attach (cabi_broker_t *self);
+
+//  A batch came back from the writer (before its answer): hand its set
+//  back to the worker; wake the worker when it stored events.
+void
+    cabi_mirror_committed (cabi_broker_t *self, cabi_batch_t *batch);
+
+//  The rules changed (document borrowed): the worker's cloud rules follow
+//  when they are the broker's own.
+void
+    cabi_mirror_rules (cabi_broker_t *self, json_t *document);
+
+//  A new "budget" section (stolen; json null: the defaults) for the worker
+//  (SIGHUP). Without a mirror it is dropped.
+void
+    cabi_mirror_budget (cabi_broker_t *self, json_t *section);
+
+//  The STATUS-REPLY "mirror" member. New reference.
+json_t *
+    cabi_mirror_status (cabi_broker_t *self);
+
+//  CONTROL {"op":"budget"} and {"op":"mirror-status"}: the replies. New
+//  references.
+json_t *
+    cabi_mirror_control_budget (cabi_broker_t *self);
+json_t *
+    cabi_mirror_control_status (cabi_broker_t *self);
+
 //  ---- Control (cab_broker_control.c) -----------------------------------------
 
 //  A CONTROL message from identity (borrowed).
@@ -649,6 +777,28 @@ cab_status_t
 void
     cabi_security_identity (cabi_broker_t *self, zmsg_t *body, const char **name_p,
                             const char **sources_p);
+
+//  CURVE: copy the "queues" and "read_sources" of the certificate a HELLO
+//  (body) came with into the peer (NULL when absent). CAB_OK or CAB_ERR_NOMEM.
+cab_status_t
+    cabi_security_grants (cabi_broker_t *self, cabi_peer_t *peer, zmsg_t *body);
+
+//  May peer subscribe to queue with pattern (borrowed, may be NULL)? The
+//  queues come from its certificate's "queues" when it has them, else from
+//  the configuration's agents.ID.subscribe, else any; the sources a
+//  pattern may reach likewise from "read_sources". With a restricted
+//  read_sources a pattern must constrain "source" at its top level to an
+//  array of allowed strings (docs/security.md, "Subscriptions"). Returns
+//  CAB_OK, or CAB_ERR_ACCESS_DENIED with error->path "/queue" (the queue
+//  frame) or a pointer into the options ("/pattern", "/pattern/source/N").
+cab_status_t
+    cabi_security_may_subscribe (cabi_broker_t *self, cabi_peer_t *peer, const char *queue,
+                                 json_t *pattern, cab_error_t *error);
+
+//  Subscription refusals by status code, {"AccessDenied": n, ...}. New
+//  reference.
+json_t *
+    cabi_queue_refusals (cabi_broker_t *self);
 
 //  Stop the authenticator (after the ROUTER is closed).
 void

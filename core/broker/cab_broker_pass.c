@@ -467,10 +467,11 @@ cabi_delivery_status (cabi_broker_t *self)
                                               (json_int_t)queue->unacked));
     }
     return json_pack (
-        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "pending", (json_int_t)pending, "held",
+        "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o}", "pending", (json_int_t)pending, "held",
         (json_int_t)zhashx_size (self->deliveries), "in_flight", (json_int_t)in_flight, "at_sender",
         (json_int_t)self->at_sender, "routed", (json_int_t)self->routed, "delivered",
         (json_int_t)self->delivered, "retried", (json_int_t)self->retried, "dead_lettered",
         (json_int_t)self->dead_lettered, "notices_lost", (json_int_t)self->dead_notices_lost,
-        "rules", (json_int_t)(self->rules ? cab_rules_count (self->rules) : 0), "queues", queues);
+        "rules", (json_int_t)(self->rules ? cab_rules_count (self->rules) : 0), "queues", queues,
+        "subscriptions_refused", cabi_queue_refusals (self));
 }

@@ -16,6 +16,11 @@
     queue says UNSUBSCRIBE: durable patterns are kept in
     data_dir/subscriptions.json and route events across sessions and
     restarts (the deliveries wait in the store while nobody consumes).
+
+    Who may subscribe to what (agents.ID.subscribe and read_sources, or a
+    CURVE certificate's "queues" and "read_sources") is checked by
+    cab_broker_security.c; every refusal is counted by code (STATUS-REPLY
+    delivery.subscriptions_refused).
     =========================================================================
 */
 #include "cab_broker_internal.h"
@@ -191,6 +196,10 @@ cabi_queue_detach (cabi_broker_t *self, cabi_delivery_t *d)
 static void
 s_subscribed (cabi_broker_t *self, cabi_peer_t *peer, const char *queue, json_t *answer)
 {
+    if (!json_is_true (json_object_get (answer, "ok"))) {
+        json_int_t code = json_integer_value (json_object_get (answer, "code"));
+        self->sub_refused[code > 0 && code < CAB_STATUS_COUNT_ ? code : CAB_ERR_NOMEM]++;
+    }
     char *text = answer ? json_dumps (answer, JSON_COMPACT) : NULL;
     json_decref (answer);
     zmsg_t *msg = cabi_proto_new_subscribe (CABI_PROTO_SUBSCRIBED, queue,
@@ -322,6 +331,12 @@ s_subscribe (cabi_broker_t *self, cabi_peer_t *peer, cabi_proto_t *msg)
         answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable", "must be true or false");
     else if (json_is_true (durable) && !pattern)
         answer = s_refusal (CAB_ERR_INVALID_ARGUMENT, "/durable", "durable needs a pattern");
+    else {
+        cab_error_t denied;
+        cab_error_clear (&denied);
+        if (cabi_security_may_subscribe (self, peer, msg->queue, pattern, &denied) != CAB_OK)
+            answer = s_refusal (denied.code, denied.path, denied.text);
+    }
     if (value)
         max_in_flight = (size_t)json_integer_value (value);
     cabi_consumer_t *consumer = answer ? NULL : s_find (peer, msg->queue);
@@ -463,6 +478,17 @@ cabi_queue_peer_gone (cabi_broker_t *self, cabi_peer_t *peer)
         if (cabi_delivery_rebuild_rules (self, &error) != CAB_OK)
             zsys_warning ("cabruca-broker: cannot drop subscription rules: %s", error.text);
     }
+}
+
+json_t *
+cabi_queue_refusals (cabi_broker_t *self)
+{
+    json_t *counts = json_object ();
+    for (int code = 1; code < CAB_STATUS_COUNT_; code++)
+        if (self->sub_refused[code])
+            json_object_set_new (counts, cab_status_name ((cab_status_t)code),
+                                 json_integer ((json_int_t)self->sub_refused[code]));
+    return counts;
 }
 
 void

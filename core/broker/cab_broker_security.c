@@ -210,6 +210,94 @@ cabi_security_identity (cabi_broker_t *self, zmsg_t *body, const char **name_p,
     }
 }
 
+//  A new copy of text, or NULL for NULL; *failed set when out of memory.
+static char *
+s_copy (const char *text, bool *failed)
+{
+    char *copy = text ? strdup (text) : NULL;
+    if (text && !copy)
+        *failed = true;
+    return copy;
+}
+
+cab_status_t
+cabi_security_grants (cabi_broker_t *self, cabi_peer_t *peer, zmsg_t *body)
+{
+    const char *key = NULL;
+    for (zframe_t *frame = zmsg_first (body); frame && !key; frame = zmsg_next (body))
+        key = zframe_meta (frame, "User-Id");
+    zcert_t *cert = key && self->certs ? zcertstore_lookup (self->certs, key) : NULL;
+    bool failed = false;
+    free (peer->cert_queues);
+    free (peer->cert_reads);
+    peer->cert_queues = s_copy (cert ? zcert_meta (cert, "queues") : NULL, &failed);
+    peer->cert_reads = s_copy (cert ? zcert_meta (cert, "read_sources") : NULL, &failed);
+    return failed ? CAB_ERR_NOMEM : CAB_OK;
+}
+
+//  Does a grant allow name? cert_list (a certificate's comma-separated
+//  list) decides when not NULL, else the array config_list of the
+//  configuration; with neither, anything is allowed (the default).
+static bool
+s_granted (const char *cert_list, json_t *config_list, const char *name)
+{
+    if (cert_list)
+        return cabi_sources_allow (cert_list, name);
+    if (!json_is_array (config_list))
+        return true;
+    size_t index;
+    json_t *value;
+    json_array_foreach (config_list, index, value)
+    {
+        const char *allowed = json_string_value (value);
+        if (allowed && (strcmp (allowed, "*") == 0 || strcmp (allowed, name) == 0))
+            return true;
+    }
+    return false;
+}
+
+cab_status_t
+cabi_security_may_subscribe (cabi_broker_t *self, cabi_peer_t *peer, const char *queue,
+                             json_t *pattern, cab_error_t *error)
+{
+    json_t *agent = json_object_get (self->config->agents, peer->agent_id);
+    const char *whose =
+        self->auth && peer->cert_queues ? "its certificate's queues" : "agents.ID.subscribe";
+    if (!s_granted (peer->cert_queues, json_object_get (agent, "subscribe"), queue))
+        return cab_error_set (error, CAB_ERR_ACCESS_DENIED, "/queue",
+                              "agent '%s' may not subscribe to queue '%s' (%s)", peer->agent_id,
+                              queue, whose);
+    json_t *reads = json_object_get (agent, "read_sources");
+    //  "*" is never a source: granted only by an unrestricted list.
+    if (!pattern || s_granted (peer->cert_reads, reads, "*"))
+        return CAB_OK;
+    whose = peer->cert_reads ? "its certificate's read_sources" : "agents.ID.read_sources";
+    json_t *sources = json_object_get (pattern, "source");
+    if (!json_is_array (sources) || json_array_size (sources) == 0)
+        return cab_error_set (error, CAB_ERR_ACCESS_DENIED, "/pattern",
+                              "agent '%s' may read only some sources (%s): its pattern must "
+                              "list them in a top-level \"source\" array of strings",
+                              peer->agent_id, whose);
+    size_t index;
+    json_t *value;
+    json_array_foreach (sources, index, value)
+    {
+        const char *source = json_string_value (value);
+        if (!source || !s_granted (peer->cert_reads, reads, source)) {
+            char path[64];
+            snprintf (path, sizeof path, "/pattern/source/%zu", index);
+            if (!source)
+                return cab_error_set (error, CAB_ERR_ACCESS_DENIED, path,
+                                      "agent '%s' may match only exact sources (%s)",
+                                      peer->agent_id, whose);
+            return cab_error_set (error, CAB_ERR_ACCESS_DENIED, path,
+                                  "agent '%s' may not read source '%s' (%s)", peer->agent_id,
+                                  source, whose);
+        }
+    }
+    return CAB_OK;
+}
+
 void
 cabi_security_teardown (cabi_broker_t *self)
 {

@@ -136,7 +136,8 @@ cabi_batch_add_update (cabi_batch_t *self, int64_t id, cab_delivery_state_t stat
 bool
 cabi_batch_empty (cabi_batch_t *self)
 {
-    return self->count == 0 && self->update_count == 0 && self->routes.count == 0;
+    return self->count == 0 && self->update_count == 0 && self->routes.count == 0 &&
+           !self->mirror_set;
 }
 
 cabi_batch_t *
@@ -215,8 +216,18 @@ s_write_batch (cab_store_t *store, cabi_batch_t *batch, cabi_writer_stats_t *sta
             meta->route_count ? &batch->item_routes.routes[meta->route_first] : NULL;
         batch->items[index].route_count = meta->route_count;
     }
-    cab_store_batch_t write = {batch->items,        batch->count,         batch->updates,
-                               batch->update_count, batch->routes.routes, batch->routes.count};
+    cab_store_batch_t write = {.items = batch->items,
+                               .item_count = batch->count,
+                               .updates = batch->updates,
+                               .update_count = batch->update_count,
+                               .routes = batch->routes.routes,
+                               .route_count = batch->routes.count};
+    if (batch->mirror_set) {
+        //  The mirror's outcomes and the budget state that counts them.
+        write.mirror_outcomes = batch->mirror_set->recs;
+        write.mirror_outcome_count = batch->mirror_set->count;
+        write.budget_state = batch->mirror_set->budget_state;
+    }
     int64_t start = zclock_usecs ();
     batch->status = cab_store_write (store, &write, &batch->error);
     int64_t now_us = zclock_usecs ();

@@ -31,6 +31,24 @@ s_check_schemas (cab_broker_config_t *config, cab_error_t *error)
     return status;
 }
 
+//  Load the mirror's cloud rule file once, to report its errors with the
+//  configuration's (the broker would refuse to start).
+static cab_status_t
+s_check_cloud_rules (cab_broker_config_t *config, cab_error_t *error)
+{
+    if (!config->mirror_enabled || !config->mirror_cloud_rules)
+        return CAB_OK;
+    cab_rules_t *rules = cab_rules_load (config->mirror_cloud_rules, config->data_dir, error);
+    if (!rules) {
+        char text[CAB_ERROR_TEXT_MAX];
+        snprintf (text, sizeof text, "%s", error ? error->text : "");
+        return cab_error_set (error, CAB_ERR_INVALID_CONFIG, "/mirror/cloud_rules",
+                              "cloud rules %.200s: %.250s", config->mirror_cloud_rules, text);
+    }
+    cab_rules_unref (&rules);
+    return CAB_OK;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -54,7 +72,8 @@ main (int argc, char **argv)
         return error.code == CAB_ERR_IO || error.code == CAB_ERR_NOMEM ? CAB_DAEMON_EXIT_SYSTEM
                                                                        : CAB_DAEMON_EXIT_USAGE;
     }
-    if (!config || s_check_schemas (config, &error) != CAB_OK) {
+    if (!config || s_check_schemas (config, &error) != CAB_OK ||
+        s_check_cloud_rules (config, &error) != CAB_OK) {
         fprintf (stderr, "cabruca-broker: %s: %s [%s]\n", config_path,
                  cab_error_format (&error, message, sizeof message), cab_status_name (error.code));
         cab_broker_config_destroy (&config);
@@ -101,7 +120,7 @@ main (int argc, char **argv)
         if (cab_broker_reload (broker, &error) == CAB_OK)
             fprintf (stderr, "cabruca-broker: SIGHUP: rules reloaded\n");
         else
-            fprintf (stderr, "cabruca-broker: SIGHUP: the old rules stay: %s: %s [%s]\n",
+            fprintf (stderr, "cabruca-broker: SIGHUP: the old rules and budget stay: %s: %s [%s]\n",
                      rules_path, cab_error_format (&error, message, sizeof message),
                      cab_status_name (error.code));
     }

@@ -28,6 +28,8 @@ static const s_command_t s_commands[] = {
     {"replay", cli_replay_main, "deliver archived events of a time window again"},
     {"query", cli_query_main, "print stored events by pattern, source, type, time, correlation"},
     {"tail", cli_tail_main, "print the last events, then new ones as they are stored"},
+    {"budget", cli_budget_main, "the mirror's monthly budget, cost, caps per agent type, lag"},
+    {"mirror", cli_mirror_main, "the cloud mirror: mode, outbox, lag, results, errors"},
     {NULL, NULL, NULL}};
 
 static void

@@ -14,6 +14,8 @@
 #define CLI_H_INCLUDED
 
 #include "cabruca.h"
+#include "cab_store.h"
+#include <stdio.h>
 
 #define CLI_EXIT_OK      0
 #define CLI_EXIT_FAILURE 1
@@ -69,5 +71,69 @@ cab_status_t
     cli_curve_apply (cab_client_t *client, const char *cert, const char *server,
                      cab_error_t *error);
 int cli_tail_main (int argc, char **argv);
+int cli_budget_main (int argc, char **argv);
+int cli_mirror_main (int argc, char **argv);
+
+//  The options of `cabruca budget` and `cabruca mirror status` (cli_mirror.c).
+//  With store_path or config_path they read the store instead of asking
+//  the broker.
+typedef struct {
+    const char *endpoint, *curve_cert, *server_cert;
+    const char *store_path, *config_path;
+    long timeout_ms;
+    bool as_json;
+} cli_mirror_options_t;
+
+//  Parse argv[first..] into *options (--broker, --json, --timeout,
+//  --curve-cert, --server-cert, --store, --config; --help prints usage on
+//  stdout). Returns -1 when all is well, else the exit status (messages
+//  printed, prefixed by name).
+int
+    cli_mirror_parse (cli_mirror_options_t *options, const char *name, int argc, char **argv,
+                      int first, void (*usage) (FILE *out));
+
+//  Send the broker CONTROL {"op": op}. Returns the reply (new reference),
+//  or NULL after printing the typed error: *exit_p is CLI_EXIT_FAILURE (no
+//  answer, a refusal, a broker that does not know op) or CLI_EXIT_USAGE.
+json_t *
+    cli_mirror_ask (const cli_mirror_options_t *options, const char *name, const char *op,
+                    int *exit_p);
+
+//  Open the store read-only: options->store_path, else the broker
+//  configuration's store.path (relative to the file's directory). Sets
+//  *config_p to the configuration (new reference; an empty object without
+//  --config). Returns NULL after printing the error: *exit_p is
+//  CLI_EXIT_USAGE (an unreadable or invalid configuration) or
+//  CLI_EXIT_FAILURE (the store cannot be read).
+cab_store_t *
+    cli_mirror_open (const cli_mirror_options_t *options, const char *name, json_t **config_p,
+                     int *exit_p);
+
+//  The mirror-status document read from the store and the configuration:
+//  the broker's shape, with "source": "store" and "sender": null (the
+//  sender's counters live in the broker). Returns a new reference, or NULL
+//  after printing the error (*exit_p CLI_EXIT_FAILURE).
+json_t *
+    cli_mirror_store_status (cab_store_t *store, json_t *config, const char *name,
+                             int *exit_p);
+
+//  Print a document indented, keys sorted.
+void
+    cli_mirror_print_json (json_t *document);
+
+//  Format a JSON count with thousands separators ("1,234,567"; "-" when
+//  not a number) into buffer (32 bytes suffice). Returns buffer.
+char *
+    cli_count (json_t *value, char *buffer, size_t size);
+
+//  Format a JSON number of dollars ("$12.34", "$0.0012", "<$0.0001"; "-"
+//  when not a number), a percent ("4.2%", "<0.1%"), a duration in ms
+//  ("850 ms", "4.2 s", "3m 07s", "2h 05m", "3d 04h") into buffer. Return it.
+char *
+    cli_money (json_t *usd, char *buffer, size_t size);
+char *
+    cli_percent (json_t *percent, char *buffer, size_t size);
+char *
+    cli_duration (int64_t ms, char *buffer, size_t size);
 
 #endif

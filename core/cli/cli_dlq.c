@@ -65,7 +65,7 @@ s_usage (FILE *out)
              "\n"
              "--store     the event store (default: $CABRUCA_STORE)\n"
              "--config    the broker's configuration: use its store.path\n"
-             "--queue     standard or critical\n"
+             "--queue     standard, critical or mirror (the cloud mirror's dead letters)\n"
              "--rule, --target, --event-id   only dead letters of this rule, target, event\n"
              "--since, --until  dead-lettered in this window; TIME is ISO 8601 UTC\n"
              "            (2026-11-22T10:00:00Z), now, or relative: -30s, -15m, -2h, -7d\n"
@@ -147,8 +147,10 @@ s_parse (s_options_t *options, int argc, char **argv, int first)
         else if (streq (arg, "--config"))
             options->config_path = value;
         else if (streq (arg, "--queue")) {
-            if (!streq (value, "standard") && !streq (value, "critical"))
-                return s_usage_error (options, "--queue must be standard or critical, not", value);
+            if (!streq (value, "standard") && !streq (value, "critical") &&
+                !streq (value, "mirror"))
+                return s_usage_error (options, "--queue must be standard, critical or mirror, not",
+                                      value);
             options->queue = value;
         } else if (streq (arg, "--rule"))
             options->rule = value;

@@ -6,7 +6,9 @@
     An agent's certificate is a czmq zcert pair: NAME (public: copy it into
     the broker's clients directory) and NAME_secret (owner-only: it stays
     with the agent). Its metadata names the agent and the sources it may
-    publish; the broker takes both from the certificate.
+    publish, and optionally the queues it may subscribe to ("queues") and
+    the sources its subscription patterns may match ("read_sources"); the
+    broker takes them from the certificate.
     =========================================================================
 */
 #include "config.h"
@@ -25,20 +27,26 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: cabruca keys new NAME --sources SOURCE[,SOURCE...] [--dir DIR]\n"
-                  "       cabruca keys new-broker [--dir DIR]\n"
-                  "\n"
-                  "Make CURVE certificates (docs/security.md).\n"
-                  "\n"
-                  "new         an agent's certificate: DIR/NAME (public, for the broker's\n"
-                  "            clients directory) and DIR/NAME_secret (mode 0600, for the\n"
-                  "            agent); its metadata names the agent and its sources\n"
-                  "new-broker  the broker's certificate: DIR/broker.key (public, for the\n"
-                  "            agents) and DIR/broker.key_secret (mode 0600, for the broker)\n"
-                  "--sources   the sources the agent may publish, comma-separated (\"*\": any)\n"
-                  "--dir       where to write (default: the current directory)\n"
-                  "\n"
-                  "Exit status: 0 written, 1 cannot write, 2 usage error.\n");
+    fprintf (out,
+             "usage: cabruca keys new NAME --sources SOURCE[,SOURCE...]\n"
+             "           [--queues QUEUE[,QUEUE...]] [--read-sources SOURCE[,...]] [--dir DIR]\n"
+             "       cabruca keys new-broker [--dir DIR]\n"
+             "\n"
+             "Make CURVE certificates (docs/security.md).\n"
+             "\n"
+             "new         an agent's certificate: DIR/NAME (public, for the broker's\n"
+             "            clients directory) and DIR/NAME_secret (mode 0600, for the\n"
+             "            agent); its metadata names the agent and its sources\n"
+             "new-broker  the broker's certificate: DIR/broker.key (public, for the\n"
+             "            agents) and DIR/broker.key_secret (mode 0600, for the broker)\n"
+             "--sources   the sources the agent may publish, comma-separated (\"*\": any)\n"
+             "--queues    the queues it may subscribe to (default: the broker's\n"
+             "            configuration decides; \"*\": any)\n"
+             "--read-sources  the sources its subscription patterns may match (they\n"
+             "            must then name them in \"source\"; \"*\": any)\n"
+             "--dir       where to write (default: the current directory)\n"
+             "\n"
+             "Exit status: 0 written, 1 cannot write, 2 usage error.\n");
 }
 
 cab_status_t
@@ -107,8 +115,16 @@ s_save (zcert_t *cert, const char *dir, const char *file)
     return CLI_EXIT_OK;
 }
 
+//  True when list is a usable comma-separated metadata value.
+static bool
+s_list_valid (const char *list)
+{
+    return *list && strlen (list) <= S_SOURCES_MAX && !strchr (list, '"') && !strchr (list, '\n');
+}
+
 static int
-s_new (const char *name, const char *sources, const char *dir, bool broker)
+s_new (const char *name, const char *sources, const char *queues, const char *reads,
+       const char *dir, bool broker)
 {
     zcert_t *cert = zcert_new ();
     if (!cert) {
@@ -120,6 +136,10 @@ s_new (const char *name, const char *sources, const char *dir, bool broker)
     zcert_set_meta (cert, "name", "%s", name);
     if (!broker)
         zcert_set_meta (cert, "sources", "%s", sources);
+    if (queues)
+        zcert_set_meta (cert, "queues", "%s", queues);
+    if (reads)
+        zcert_set_meta (cert, "read_sources", "%s", reads);
     zcert_set_meta (cert, "created", "%s", created);
     int exit_code = s_save (cert, dir, broker ? "broker.key" : name);
     zcert_destroy (&cert);
@@ -130,6 +150,7 @@ int
 cli_keys_main (int argc, char **argv)
 {
     const char *action = NULL, *name = NULL, *sources = NULL, *dir = ".";
+    const char *queues = NULL, *reads = NULL;
     for (int index = 1; index < argc; index++) {
         const char *arg = argv[index];
         if (cli_is_help (arg)) {
@@ -137,6 +158,10 @@ cli_keys_main (int argc, char **argv)
             return CLI_EXIT_OK;
         } else if (streq (arg, "--sources") && index + 1 < argc)
             sources = argv[++index];
+        else if (streq (arg, "--queues") && index + 1 < argc)
+            queues = argv[++index];
+        else if (streq (arg, "--read-sources") && index + 1 < argc)
+            reads = argv[++index];
         else if (streq (arg, "--dir") && index + 1 < argc)
             dir = argv[++index];
         else if (arg[0] != '-' && !action)
@@ -153,8 +178,8 @@ cli_keys_main (int argc, char **argv)
         fprintf (stderr, S_NAME ": this ZeroMQ library has no CURVE support\n");
         return CLI_EXIT_FAILURE;
     }
-    if (action && streq (action, "new-broker") && !sources)
-        return s_new ("broker", NULL, dir, true);
+    if (action && streq (action, "new-broker") && !sources && !queues && !reads)
+        return s_new ("broker", NULL, NULL, NULL, dir, true);
     if (!action || !streq (action, "new") || !name || !sources) {
         fprintf (stderr, S_NAME ": give 'new NAME --sources S1,S2' or 'new-broker'\n");
         s_usage (stderr);
@@ -164,11 +189,13 @@ cli_keys_main (int argc, char **argv)
         fprintf (stderr, S_NAME ": NAME must be 1-64 of [A-Za-z0-9._-] (the agent id)\n");
         return CLI_EXIT_USAGE;
     }
-    if (!*sources || strlen (sources) > S_SOURCES_MAX || strchr (sources, '"') ||
-        strchr (sources, '\n')) {
-        fprintf (stderr, S_NAME ": --sources must be 1-%d characters, comma-separated\n",
+    if (!s_list_valid (sources) || (queues && !s_list_valid (queues)) ||
+        (reads && !s_list_valid (reads))) {
+        fprintf (stderr,
+                 S_NAME ": --sources, --queues and --read-sources must be 1-%d characters, "
+                        "comma-separated\n",
                  S_SOURCES_MAX);
         return CLI_EXIT_USAGE;
     }
-    return s_new (name, sources, dir, false);
+    return s_new (name, sources, queues, reads, dir, false);
 }

@@ -74,6 +74,22 @@ s_print (json_t *status)
     printf ("errors      %" JSON_INTEGER_FORMAT " send failures, %" JSON_INTEGER_FORMAT
             " peers forgotten\n",
             s_int (status, "send_failures"), s_int (status, "peers_forgotten"));
+    //  The cloud mirror's summary (cabruca mirror status, cabruca budget).
+    json_t *mirror = json_object_get (status, "mirror");
+    if (json_is_object (mirror) && !json_is_true (json_object_get (mirror, "enabled")))
+        printf ("mirror      disabled\n");
+    else if (json_is_object (mirror)) {
+        char outbox[32], lag[32], accepted[32], dry_run[32], dead[32], cost[32];
+        printf ("mirror      %s, outbox %s, lag %s; %s accepted, %s dry-run, %s dead; %s this "
+                "month\n",
+                json_is_true (json_object_get (mirror, "dry_run")) ? "dry-run" : "live",
+                cli_count (json_object_get (mirror, "outbox"), outbox, sizeof outbox),
+                cli_duration (s_int (mirror, "lag_ms"), lag, sizeof lag),
+                cli_count (json_object_get (mirror, "accepted"), accepted, sizeof accepted),
+                cli_count (json_object_get (mirror, "dry_run_events"), dry_run, sizeof dry_run),
+                cli_count (json_object_get (mirror, "dead"), dead, sizeof dead),
+                cli_money (json_object_get (mirror, "cost_usd_month"), cost, sizeof cost));
+    }
 }
 
 int

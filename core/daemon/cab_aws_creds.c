@@ -350,9 +350,18 @@ s_from_imds (cab_aws_credentials_t *c, s_buffer_t *buffer, cab_error_t *error)
     cab_status_t status =
         s_http ("PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: " S_IMDS_TOKEN_TTL, NULL, buffer,
                 &code, error);
+    //  No IMDSv2 answering here (not on EC2, or metadata blocked): no
+    //  credentials from it, as the AWS SDKs do; the chain ends.
+    if (status != CAB_OK && status != CAB_ERR_NOMEM) {
+        char reason[CAB_ERROR_TEXT_MAX];
+        snprintf (reason, sizeof reason, "%s", error ? error->text : "");
+        return cab_error_set (error, CAB_ERR_NOT_FOUND, NULL, "IMDS: %.400s", reason);
+    }
     if (status != CAB_OK)
         return status;
-    if (code != 200 || buffer->length == 0 || buffer->length > 1000)
+    if (code != 200)
+        return cab_error_set (error, CAB_ERR_NOT_FOUND, NULL, "IMDSv2 token: HTTP %ld", code);
+    if (buffer->length == 0 || buffer->length > 1000)
         return cab_error_set (error, CAB_ERR_IO, NULL, "IMDSv2 token: HTTP %ld", code);
     snprintf (header, sizeof header, "X-aws-ec2-metadata-token: %s", s_trim (buffer->data));
     snprintf (url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/", (int)base_length,

@@ -16,7 +16,8 @@
       4. EC2 instance metadata, IMDSv2 only (PUT a token, then GET the role
          and its credentials), at AWS_EC2_METADATA_SERVICE_ENDPOINT (default
          http://169.254.169.254); skipped when AWS_EC2_METADATA_DISABLED is
-         "true".
+         "true". A token request with no answer, or an answer other than
+         200, means no IMDSv2 here (not on EC2): the chain ends there.
     Temporary credentials (container, IMDS) are refreshed 5 minutes before
     they expire; if a refresh fails, the old ones are used until they expire.
 
@@ -69,7 +70,8 @@ void
 //  CAB_AWS_CREDS_REFRESH_AHEAD seconds of `now` (seconds since the epoch;
 //  0 means the current time). Errors: CAB_ERR_NOT_FOUND when no source has
 //  credentials, CAB_ERR_INVALID_CONFIG for a malformed file or metadata
-//  answer, CAB_ERR_IO / CAB_ERR_TIMEOUT when a metadata endpoint fails.
+//  answer, CAB_ERR_IO / CAB_ERR_TIMEOUT when a metadata endpoint fails
+//  (IMDS: after it gave a token).
 cab_status_t
     cab_aws_creds_get (cab_aws_creds_t *self, int64_t now, cab_aws_credentials_t *credentials,
                        cab_error_t *error);

@@ -73,6 +73,9 @@ typedef struct {
                                 //  created only when the item is not a duplicate
                                 //  (a duplicate's routes get id 0). cab_store_write.
     size_t route_count;         //  in: entries in routes
+    bool mirror;                //  in: also put the event in the mirror outbox
+                                //  (not_before 0), in the same transaction;
+                                //  ignored for a duplicate (cab_store_mirror.h)
 } cab_store_item_t;
 
 //  One stored event, as a reader sees it. All pointers are borrowed and

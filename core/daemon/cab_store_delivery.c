@@ -7,7 +7,9 @@
     once and cached on the handle. The queries (scan, count, redrive, purge)
     build their SQL from fixed pieces chosen by the filters that are set --
     never from caller data, which is always bound -- and cache the prepared
-    statement by the shape of the query. Retention is in cab_store_sweep.c.
+    statement by the shape of the query. Retention is in cab_store_sweep.c;
+    the mirror's outbox and outcomes (written here through cabi_ helpers)
+    in cab_store_mirror.c.
     =========================================================================
 */
 #include "cab_store_delivery.h"
@@ -19,8 +21,6 @@
 
 //  Longest rule, target and replay name stored, bytes.
 #define S_NAME_MAX 256
-//  Longest error text stored, bytes (longer ones are cut at a character).
-#define S_ERROR_MAX 1024
 
 sqlite3_stmt *
 cabi_store_stmt (cab_store_t *self, cabi_stmt_t id, const char *sql, int *rc_p)
@@ -124,6 +124,9 @@ s_check (cab_store_t *self, const cab_store_batch_t *batch, cab_error_t *error)
         (batch->route_count && !batch->routes))
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
                               "store write: a count without its array");
+    cab_status_t mirror_status = cabi_store_check_mirror (batch, error);
+    if (mirror_status != CAB_OK)
+        return mirror_status;
     for (size_t i = 0; i < batch->item_count; i++) {
         const cab_store_item_t *item = &batch->items[i];
         if (!item->id || !*item->id || !item->source || !item->detail_type || !item->text ||
@@ -258,6 +261,8 @@ s_write_items (cab_store_t *self, cab_store_batch_t *batch, s_write_t *write)
     for (size_t i = 0; i < batch->item_count && rc == SQLITE_OK; i++) {
         cab_store_item_t *item = &batch->items[i];
         rc = s_append_one (self, item, write->now_ms, &write->next_seq);
+        if (rc == SQLITE_OK && item->mirror && !item->duplicate)
+            rc = cabi_store_outbox_add (self, item->seq);
         for (size_t r = 0; r < item->route_count && rc == SQLITE_OK; r++) {
             item->routes[r].seq = item->seq;
             if (!item->duplicate)
@@ -267,17 +272,16 @@ s_write_items (cab_store_t *self, cab_store_batch_t *batch, s_write_t *write)
     return rc;
 }
 
-//  Bind error text cut to S_ERROR_MAX bytes at a UTF-8 character boundary.
-static void
-s_bind_error (sqlite3_stmt *stmt, int index, const char *text)
+void
+cabi_store_bind_error (sqlite3_stmt *stmt, int index, const char *text)
 {
     if (!text) {
         sqlite3_bind_null (stmt, index);
         return;
     }
     size_t length = strlen (text);
-    if (length > S_ERROR_MAX) {
-        length = S_ERROR_MAX;
+    if (length > CABI_STORE_ERROR_MAX) {
+        length = CABI_STORE_ERROR_MAX;
         while (length > 0 && ((unsigned char)text[length] & 0xC0) == 0x80)
             length--;
     }
@@ -304,7 +308,7 @@ s_write_updates (cab_store_t *self, cab_store_batch_t *batch, int64_t now_ms)
         sqlite3_bind_int64 (stmt, 4, update->next_ms);
         sqlite3_bind_int64 (stmt, 5, now_ms);
         cabi_store_bind_text (stmt, 6, dead ? (update->dlq ? update->dlq : "standard") : NULL);
-        s_bind_error (stmt, 7, update->error);
+        cabi_store_bind_error (stmt, 7, update->error);
         rc = sqlite3_step (stmt);
         sqlite3_reset (stmt);
         //  A delivery that no longer exists (purged, swept) is skipped.
@@ -334,6 +338,16 @@ s_write_routes (cab_store_t *self, cab_store_batch_t *batch, s_write_t *write)
     return rc;
 }
 
+//  Nothing to write: no items, updates, routes, mirror outcomes nor budget
+//  state (a batch with only outcomes or only the budget state is written).
+static bool
+s_empty (const cab_store_batch_t *batch)
+{
+    size_t rows =
+        batch->item_count + batch->update_count + batch->route_count + batch->mirror_outcome_count;
+    return rows == 0 && !batch->budget_state;
+}
+
 cab_status_t
 cab_store_write (cab_store_t *self, cab_store_batch_t *batch, cab_error_t *error)
 {
@@ -341,7 +355,7 @@ cab_store_write (cab_store_t *self, cab_store_batch_t *batch, cab_error_t *error
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "store write: no store");
     s_clear (batch);
     cab_status_t status = s_check (self, batch, error);
-    if (status != CAB_OK || batch->item_count + batch->update_count + batch->route_count == 0)
+    if (status != CAB_OK || s_empty (batch))
         return status;
 
     s_write_t write = {cabi_store_now_ms (), self->last_seq + 1, self->last_delivery + 1};
@@ -355,6 +369,8 @@ cab_store_write (cab_store_t *self, cab_store_batch_t *batch, cab_error_t *error
         rc = s_write_updates (self, batch, write.now_ms);
     if (rc == SQLITE_OK)
         rc = s_write_routes (self, batch, &write);
+    if (rc == SQLITE_OK)
+        rc = cabi_store_write_mirror (self, batch, write.now_ms, &write.next_delivery);
     if (rc == SQLITE_OK) {
         what = "cannot commit";
         rc = cabi_store_commit (self);
@@ -462,9 +478,14 @@ s_build (s_kind_t kind, const cab_delivery_query_t *query, int state, char *sql,
             snprintf (sql, size, "SELECT count (*) FROM %s %s", from, where);
             break;
         case S_REDRIVE:
+            //  The mirror's dead letters stay DEAD, marked, for
+            //  cabi_store_redrive_mirror to move back to the outbox.
             snprintf (sql, size,
-                      "UPDATE deliveries SET state = 0, attempts = 0, created_ms = ?12,"
-                      " next_ms = ?12, updated_ms = ?12, dlq = NULL WHERE id IN (%s)",
+                      "UPDATE deliveries SET"
+                      " state = CASE WHEN dlq = '" CAB_MIRROR_DLQ "' THEN 2 ELSE 0 END,"
+                      " attempts = 0, created_ms = ?12, next_ms = ?12, updated_ms = ?12,"
+                      " dlq = CASE WHEN dlq = '" CAB_MIRROR_DLQ "' THEN '" CABI_MIRROR_REDRIVING
+                      "' END WHERE id IN (%s)",
                       subquery);
             break;
         case S_PURGE:
@@ -677,7 +698,9 @@ s_change_dead (cab_store_t *self, s_kind_t kind, const cab_delivery_query_t *que
         changed = sqlite3_changes (self->db);
     }
     s_done (stmt, &ids);
-    if (rc == SQLITE_OK && kind == S_PURGE && changed > 0)
+    if (rc == SQLITE_OK && kind == S_REDRIVE && changed > 0)
+        rc = cabi_store_redrive_mirror (self);
+    if (rc == SQLITE_OK && changed > 0)
         rc = cabi_store_delivery_floor (self);
     if (rc == SQLITE_OK) {
         what = "cannot commit";

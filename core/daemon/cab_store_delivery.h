@@ -5,7 +5,9 @@
     matched a rule and must reach one of the rule's targets. Its rows are
     also the per-event record of rule matches. A delivery is PENDING until
     a target accepts it (DONE) or its retry policy runs out (DEAD: a dead
-    letter, in the target's dead-letter queue "standard" or "critical").
+    letter, in the target's dead-letter queue "standard" or "critical"; the
+    cloud mirror's dead letters are DEAD deliveries in queue "mirror",
+    written by the store with the mirror's outcomes: cab_store_mirror.h).
 
     The broker's store writer creates deliveries with their events, in the
     same transaction (cab_store_item_t.routes), so an acknowledged event
@@ -21,13 +23,14 @@
 
     Threads: as cab_store.h (one thread per handle). All the functions here
     take the handle of cab_store_new / cab_store_new_readonly. Store schema
-    version 3 (docs/architecture.md, "Event store").
+    version 4 (docs/architecture.md, "Event store").
     =========================================================================
 */
 #ifndef CAB_STORE_DELIVERY_H_INCLUDED
 #define CAB_STORE_DELIVERY_H_INCLUDED
 
 #include "cab_store.h"
+#include "cab_store_mirror.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +64,10 @@ typedef struct {
     size_t update_count;
     cab_store_route_t *routes;          //  deliveries for events already stored
     size_t route_count;                 //  (replay, redrive, subscriptions)
+    const cab_mirror_outcome_rec_t *mirror_outcomes;  //  mirror outcomes to record
+    size_t mirror_outcome_count;        //  (cab_store_mirror.h)
+    const char *budget_state;           //  JSON text saved as meta 'budget_state'
+                                        //  when not NULL
 } cab_store_batch_t;
 
 //  One delivery as read back (+ its event when asked). All pointers are
@@ -115,7 +122,8 @@ typedef int (cab_delivery_fn) (const cab_delivery_record_t *record, void *arg);
 //  Retention of cab_store_sweep. A zero duration keeps rows forever.
 typedef struct {
     int64_t archive_ms;         //  events received longer ago are deleted (default 7 d)
-    int64_t standard_ms;        //  "standard" dead letters older (updated_ms): 14 d
+    int64_t standard_ms;        //  "standard" and "mirror" dead letters older
+                                //  (updated_ms): 14 d
     int64_t critical_ms;        //  "critical" dead letters older (updated_ms): 4 d
     int64_t done_ms;            //  DONE deliveries older (updated_ms); 0: kept as long
                                 //  as their event (deleted with it)
@@ -131,19 +139,28 @@ typedef struct {
 //  duplicate its routes (route.seq = the item's seq, route.id = the new
 //  delivery id; a duplicate's routes -- also a duplicate of an item
 //  earlier in the same batch -- get id 0 and seq the stored one), then the
-//  updates, then batch->routes (deliveries for stored events). New
+//  updates, then batch->routes (deliveries for stored events), then the
+//  mirror outcomes and the budget state (cab_store_mirror.h: ACCEPTED,
+//  DRY_RUN, SAMPLED, SHED and DEAD take the event out of the outbox and
+//  record a mirrored row, DEAD also a DEAD delivery in queue "mirror";
+//  DEFERRED and FAILED update the outbox row). An item with mirror set
+//  gets an outbox row unless it is a duplicate. New
 //  deliveries are PENDING with attempts 0, created_ms and updated_ms = now,
 //  next_ms as given (0: now). So that one stale entry never fails a whole
 //  batch of events, an update whose delivery no longer exists (purged,
-//  swept) is skipped, and a batch route whose seq names no stored event is
-//  not created (its id stays 0). All-or-nothing: on any error nothing is
+//  swept) is skipped, a batch route whose seq names no stored event is
+//  not created (its id stays 0), and a mirror outcome whose event has no
+//  outbox row, or that is not valid, is skipped (cab_store_mirror.h: the
+//  mirror never fails a batch). All-or-nothing: on any error nothing is
 //  written and every output is 0 / false. Errors: CAB_ERR_INVALID_ARGUMENT
 //  (a read-only handle, a bad item as in cab_store_append, a route without
-//  rule or target, an update with an unknown state; checked before
-//  anything is written; error->text names the entry), CAB_ERR_TOO_LARGE
-//  (an item over CAB_EVENT_MAX_SIZE), CAB_ERR_STORE_UNAVAILABLE when SQLite
+//  rule or target, an update with an unknown state, a count without its
+//  array; checked before anything is written; error->text names the
+//  entry), CAB_ERR_TOO_LARGE (an item over CAB_EVENT_MAX_SIZE),
+//  CAB_ERR_STORE_UNAVAILABLE when SQLite
 //  cannot commit (then the handle stays usable, as with cab_store_append).
-//  An empty batch is a no-op returning CAB_OK.
+//  An empty batch (no items, updates, routes, outcomes nor budget state)
+//  is a no-op returning CAB_OK.
 cab_status_t
     cab_store_write (cab_store_t *self, cab_store_batch_t *batch, cab_error_t *error);
 
@@ -167,8 +184,10 @@ cab_status_t
 //  Put the dead letters matching query (its state is ignored: only DEAD
 //  rows) back to PENDING: attempts 0, created_ms = next_ms = updated_ms =
 //  now_ms, dlq cleared (error kept: the last failure); at most
-//  query->limit rows, lowest ids first (0: all). One
-//  transaction. *count_p (may be NULL) = rows redriven. Errors:
+//  query->limit rows, lowest ids first (0: all). A dead letter of the
+//  mirror (queue "mirror") goes back to the mirror's outbox instead (not
+//  before 0): its delivery row and its event's mirrored row are deleted.
+//  One transaction. *count_p (may be NULL) = rows redriven. Errors:
 //  CAB_ERR_INVALID_ARGUMENT (read-only handle, bad query),
 //  CAB_ERR_STORE_UNAVAILABLE (nothing changed; handle usable).
 cab_status_t
@@ -184,9 +203,11 @@ cab_status_t
 
 //  Delete at most max_rows expired rows in one short transaction, in this
 //  order: DONE deliveries older than done_ms; dead letters older than
-//  their queue's retention; events received before now_ms - archive_ms
-//  that have no PENDING or DEAD delivery, with their DONE deliveries (an
-//  event with a PENDING or DEAD delivery is never deleted). The highest
+//  their queue's retention (queue "mirror": standard_ms); events received
+//  before now_ms - archive_ms that have no PENDING or DEAD delivery and are
+//  not in the mirror's outbox, with their DONE deliveries and their
+//  mirrored row (an event with a PENDING or DEAD delivery, or in the
+//  outbox, is never deleted). The highest
 //  deleted seq is recorded so that seqs are never reused. Call it again
 //  while *deleted_p > 0 (between calls the writer may commit other
 //  batches, so ingest never stalls), and again from time to time: one call

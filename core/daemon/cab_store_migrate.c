@@ -17,6 +17,15 @@
          indexes: pending by next_ms, by seq, dead letters by (dlq,
          updated_ms), DONE by updated_ms (retention), replays by (replay,
          state) (live deliveries, replay NULL, are not in it).
+      4  + outbox (the cloud mirror's pending events: seq, not_before_ms,
+         deferred, attempts, error; partial indexes: by not_before_ms of
+         the rows not due at once, of the deferred and of the failed
+         rows: a new event's row, due at once, is in none) and mirrored
+         (what the mirror did with an event: outcome, AWS event id,
+         attempts, updated_ms, error); mirror_counts (mirrored rows per
+         outcome, kept by triggers on mirrored, so that the figures cost
+         no scan); meta key 'budget_state' (the budget's state document)
+         is written by the mirror's batches.
     =========================================================================
 */
 #include "cab_store_migrate.h"
@@ -51,6 +60,42 @@
     "CREATE INDEX deliveries_done ON deliveries (updated_ms) WHERE state = 1;"                     \
     "CREATE INDEX deliveries_replay ON deliveries (replay, state) WHERE replay IS NOT NULL;"
 
+//  The mirror tables (version 4, cab_store_mirror.h). Both are keyed by the
+//  event's seq; the sweep deletes an event's mirrored row with the event
+//  and never deletes an event that still has an outbox row. The triggers
+//  keep mirror_counts equal to the mirrored rows per outcome whatever
+//  writes or deletes them (outcomes, redrive, sweep); the writer changes
+//  an existing mirrored row with an UPDATE (upsert), never with REPLACE,
+//  whose implicit delete would not fire the delete trigger.
+#define S_MIRROR_SQL                                                                               \
+    "CREATE TABLE outbox ("                                                                        \
+    "  seq INTEGER PRIMARY KEY,"                                                                   \
+    "  not_before_ms INTEGER NOT NULL,"                                                            \
+    "  deferred INTEGER NOT NULL,"                                                                 \
+    "  attempts INTEGER NOT NULL,"                                                                 \
+    "  error TEXT);"                                                                               \
+    "CREATE INDEX outbox_due ON outbox (not_before_ms) WHERE not_before_ms > 0;"                   \
+    "CREATE INDEX outbox_deferred ON outbox (seq) WHERE deferred <> 0;"                            \
+    "CREATE INDEX outbox_failed ON outbox (seq) WHERE attempts > 0;"                               \
+    "CREATE TABLE mirrored ("                                                                      \
+    "  seq INTEGER PRIMARY KEY,"                                                                   \
+    "  outcome INTEGER NOT NULL,"                                                                  \
+    "  aws_event_id TEXT,"                                                                         \
+    "  attempts INTEGER NOT NULL,"                                                                 \
+    "  updated_ms INTEGER NOT NULL,"                                                               \
+    "  error TEXT);"                                                                               \
+    "CREATE TABLE mirror_counts ("                                                                 \
+    "  outcome INTEGER PRIMARY KEY,"                                                               \
+    "  count INTEGER NOT NULL);"                                                                   \
+    "INSERT INTO mirror_counts VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0);"     \
+    "CREATE TRIGGER mirrored_insert AFTER INSERT ON mirrored BEGIN"                                \
+    "  UPDATE mirror_counts SET count = count + 1 WHERE outcome = NEW.outcome; END;"               \
+    "CREATE TRIGGER mirrored_delete AFTER DELETE ON mirrored BEGIN"                                \
+    "  UPDATE mirror_counts SET count = count - 1 WHERE outcome = OLD.outcome; END;"               \
+    "CREATE TRIGGER mirrored_update AFTER UPDATE OF outcome ON mirrored BEGIN"                     \
+    "  UPDATE mirror_counts SET count = count - 1 WHERE outcome = OLD.outcome;"                    \
+    "  UPDATE mirror_counts SET count = count + 1 WHERE outcome = NEW.outcome; END;"
+
 //  The current schema, created in one go in an empty file.
 static const char *s_create_sql =
     "CREATE TABLE meta ("
@@ -69,7 +114,7 @@ static const char *s_create_sql =
     "CREATE UNIQUE INDEX events_id ON events (id);"
     "CREATE INDEX events_time ON events (time_ms);"
     "CREATE INDEX events_source_type_time ON events (source, detail_type, time_ms);"
-    "CREATE INDEX events_correlation ON events (correlation_id);" S_DELIVERIES_SQL
+    "CREATE INDEX events_correlation ON events (correlation_id);" S_DELIVERIES_SQL S_MIRROR_SQL
     "INSERT INTO meta (key, value) VALUES ('format', '" CAB_STORE_FORMAT "');";
 
 //  Upgrade steps: steps[i] takes version i+1 to version i+2.
@@ -90,6 +135,8 @@ static const char *s_upgrade_sql[] = {
     "CREATE INDEX events_correlation ON events (correlation_id);",
     //  2 -> 3
     S_DELIVERIES_SQL,
+    //  3 -> 4
+    S_MIRROR_SQL,
 };
 _Static_assert(sizeof s_upgrade_sql / sizeof s_upgrade_sql[0] == CABI_STORE_VERSION - 1,
                "one upgrade step per older version");

@@ -1,7 +1,8 @@
 /*  =========================================================================
     cab_store_private - the store handle, shared by the store's source files
 
-    Private to cab_store.c, cab_store_delivery.c and cab_store_sweep.c: the
+    Private to cab_store.c, cab_store_delivery.c, cab_store_sweep.c and
+    cab_store_mirror.c: the
     layout of cab_store_t and the small helpers they share. Nothing outside
     the store includes this header.
     =========================================================================
@@ -10,6 +11,7 @@
 #define CAB_STORE_PRIVATE_H_INCLUDED
 
 #include "cab_store.h"
+#include "cab_store_delivery.h"
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +30,24 @@ typedef enum {
     CABI_STMT_SWEEP_EVENT,      //  delete one event
     CABI_STMT_SEQ_FLOOR,        //  record the highest deleted seq
     CABI_STMT_DELIVERY_FLOOR,   //  record the highest delivery id given
+    CABI_STMT_OUTBOX_ADD,       //  new outbox row (cab_store_mirror.c)
+    CABI_STMT_OUTBOX_DELETE,    //  an outcome takes the row out of the outbox
+    CABI_STMT_OUTBOX_DEFER,     //  DEFERRED outcome
+    CABI_STMT_OUTBOX_FAIL,      //  FAILED outcome
+    CABI_STMT_MIRRORED_SET,     //  record an outcome in mirrored
+    CABI_STMT_MIRROR_DEAD,      //  a mirror dead letter (DEAD delivery)
+    CABI_STMT_BUDGET_STATE,     //  save meta 'budget_state'
+    CABI_STMT_REDRIVE_OUTBOX,   //  redriven mirror dead letters back to the outbox
+    CABI_STMT_REDRIVE_MIRRORED, //  ... their mirrored rows deleted
+    CABI_STMT_REDRIVE_DELETE,   //  ... and their deliveries
+    CABI_STMT_SWEEP_MIRRORED,   //  delete an event's mirrored row
+    CABI_STMT_OUTBOX_SCAN,      //  due outbox rows with their events
+    CABI_STMT_OUTBOX_NEXT,      //  next not_before_ms above now
+    CABI_STMT_MIRROR_OUTBOX,    //  outbox figures
+    CABI_STMT_MIRROR_DONE,      //  mirrored figures
+    CABI_STMT_MIRROR_GET_OUTBOX,  //  one event's outbox row
+    CABI_STMT_MIRROR_GET_DONE,  //  one event's mirrored row
+    CABI_STMT_BUDGET_READ,      //  read meta 'budget_state'
     CABI_STMT_COUNT_
 } cabi_stmt_t;
 
@@ -96,6 +116,49 @@ cab_status_t
 //  Inside the caller's transaction. Returns the SQLite code.
 int
     cabi_store_delivery_floor (cab_store_t *self);
+
+//  Bind error text cut to CABI_STORE_ERROR_MAX bytes at a UTF-8 character
+//  boundary (borrowed, SQLITE_STATIC), or NULL.
+void
+    cabi_store_bind_error (sqlite3_stmt *stmt, int index, const char *text);
+
+//  Longest error text stored, bytes (longer ones are cut at a character).
+#define CABI_STORE_ERROR_MAX 1024
+
+//  The dead-letter queue a redrive marks the mirror's dead letters with
+//  inside its transaction, before moving them back to the outbox.
+#define CABI_MIRROR_REDRIVING "mirror-redriving"
+
+//  Check the mirror part of a batch before anything is written
+//  (cab_store_mirror.c): only a count without its array is refused
+//  (CAB_ERR_INVALID_ARGUMENT, error filled); bad records are skipped when
+//  written, so that the mirror never fails a batch of events.
+cab_status_t
+    cabi_store_check_mirror (const cab_store_batch_t *batch, cab_error_t *error);
+
+//  Put the new event seq in the outbox (not_before 0), inside the caller's
+//  transaction. Returns the SQLite code.
+int
+    cabi_store_outbox_add (cab_store_t *self, int64_t seq);
+
+//  Write the batch's mirror outcomes and budget state inside the caller's
+//  transaction: a DEAD outcome takes a delivery id from *next_delivery_p.
+//  Outcomes whose seq has no outbox row are skipped. Returns the SQLite
+//  code.
+int
+    cabi_store_write_mirror (cab_store_t *self, const cab_store_batch_t *batch, int64_t now_ms,
+                             int64_t *next_delivery_p);
+
+//  Inside a redrive's transaction: move the dead letters marked
+//  CABI_MIRROR_REDRIVING back to the outbox (their mirrored rows and
+//  deliveries deleted). Returns the SQLite code.
+int
+    cabi_store_redrive_mirror (cab_store_t *self);
+
+//  Delete the mirrored row of event seq (the sweep deletes the event).
+//  Returns the SQLite code.
+int
+    cabi_store_sweep_mirrored (cab_store_t *self, int64_t seq);
 
 //  Finalise the delivery statements (cab_store_destroy calls it).
 void

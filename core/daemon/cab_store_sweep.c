@@ -8,12 +8,15 @@
     walking events in seq order from the oldest, which are also the
     earliest received (the single writer stamps received_ms in commit
     order): the walk stops at the first event young enough to keep. Events
-    that still have a PENDING or DEAD delivery are skipped. So that many such
-    events (a large dead-letter queue) cannot make every call slow, one call
-    examines a bounded number of events and the next goes on where it
-    stopped (a cursor on the handle); a walk that reaches the young events
-    starts the next round from the oldest again, re-examining the skipped
-    ones (they may have been delivered or purged since).
+    that still have a PENDING or DEAD delivery, or are still in the mirror's
+    outbox, are skipped; an event's mirrored row goes with it. The mirror's
+    dead letters (queue "mirror") keep the "standard" retention. So that
+    many such events (a large dead-letter queue, a long mirror outage)
+    cannot make every call slow, one call examines a bounded number of
+    events and the next goes on where it stopped (a cursor on the handle);
+    a walk that reaches the young events starts the next round from the
+    oldest again, re-examining the skipped ones (they may have been
+    delivered, purged or mirrored since).
     =========================================================================
 */
 #include "cab_store_delivery.h"
@@ -72,8 +75,8 @@ s_sweep_dead (cab_store_t *self, const char *dlq, int64_t cutoff, int64_t budget
 }
 
 //  Collect up to capacity seqs of events received before cutoff with no
-//  PENDING or DEAD delivery, oldest first from after self->sweep_cursor,
-//  examining at most capacity * S_EXAMINE_FACTOR events. *cursor_p: where
+//  PENDING or DEAD delivery and no outbox row, oldest first from after
+//  self->sweep_cursor, examining at most capacity * S_EXAMINE_FACTOR events. *cursor_p: where
 //  the next call starts (0: from the oldest). Returns the SQLite code.
 static int
 s_candidates (cab_store_t *self, int64_t cutoff, int64_t *seqs, size_t capacity, size_t *count_p,
@@ -83,11 +86,13 @@ s_candidates (cab_store_t *self, int64_t cutoff, int64_t *seqs, size_t capacity,
     sqlite3_stmt *walk =
         cabi_store_stmt (self, CABI_STMT_SWEEP_EVENTS,
                          "SELECT seq, received_ms FROM events WHERE seq > ?1 ORDER BY seq", &rc);
-    sqlite3_stmt *held = walk ? cabi_store_stmt (self, CABI_STMT_SWEEP_HELD,
-                                                 "SELECT 1 FROM deliveries WHERE seq = ?1"
-                                                 " AND state IN (0, 2) LIMIT 1",
-                                                 &rc)
-                              : NULL;
+    sqlite3_stmt *held =
+        walk ? cabi_store_stmt (self, CABI_STMT_SWEEP_HELD,
+                                "SELECT 1 WHERE EXISTS (SELECT 1 FROM deliveries WHERE seq = ?1"
+                                " AND state IN (0, 2)) OR EXISTS (SELECT 1 FROM outbox"
+                                " WHERE seq = ?1)",
+                                &rc)
+             : NULL;
     if (!held)
         return rc;
     size_t count = 0, examined = 0;
@@ -158,7 +163,9 @@ s_sweep_events (cab_store_t *self, int64_t cutoff, int64_t budget, int64_t *dele
         sqlite3_reset (event);
         if (rc != SQLITE_DONE)
             break;
-        rc = SQLITE_OK;
+        rc = cabi_store_sweep_mirrored (self, seqs[i]);
+        if (rc != SQLITE_OK)
+            break;
         *deleted_p += 1;
         *events_p += 1;
         budget -= 1;
@@ -219,6 +226,9 @@ cab_store_sweep (cab_store_t *self, const cab_store_retention_t *retention, int6
                            &deleted);
     if (rc == SQLITE_OK && retention->critical_ms > 0 && deleted < limit)
         rc = s_sweep_dead (self, "critical", now_ms - retention->critical_ms, limit - deleted,
+                           &deleted);
+    if (rc == SQLITE_OK && retention->standard_ms > 0 && deleted < limit)
+        rc = s_sweep_dead (self, CAB_MIRROR_DLQ, now_ms - retention->standard_ms, limit - deleted,
                            &deleted);
     if (rc == SQLITE_OK && retention->archive_ms > 0 && deleted < limit)
         rc = s_sweep_events (self, now_ms - retention->archive_ms, limit - deleted, &deleted,

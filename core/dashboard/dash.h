@@ -6,6 +6,9 @@
     dash_api:   the JSON API: routes, parameter checks, answers.
     dash_http:  the libmicrohttpd server: limits, token, static files, the
                 live stream.
+    dash_poll:  a thread asking the broker and the supervisor, and caching
+                their answers (the API never waits for them).
+    dash_system: the API's budget, mirror, agents and supervisor answers.
     See docs/dashboard.md.
     =========================================================================
 */
@@ -14,6 +17,7 @@
 
 #include "cabruca.h"
 #include "cab_store_delivery.h"
+#include "cab_store_mirror.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +26,7 @@
 typedef struct _dash_store_t dash_store_t;
 typedef struct _dash_http_t dash_http_t;
 typedef struct _dash_stats_cache_t dash_stats_cache_t;
+typedef struct _dash_poll_t dash_poll_t;
 
 //  Most events one /api/events page may return, and the default.
 #define DASH_LIMIT_MAX     1000
@@ -120,11 +125,78 @@ void
 int
     dash_parse_iso8601 (const char *text, int64_t *ms_p);
 
+//  What the poller asks, one cached answer each.
+typedef enum {
+    DASH_POLL_STATUS = 0,      //  the broker's STATUS-REPLY
+    DASH_POLL_BUDGET,          //  CONTROL {"op":"budget"}
+    DASH_POLL_MIRROR,          //  CONTROL {"op":"mirror-status"}
+    DASH_POLL_SUPERVISOR,      //  the supervisor's "status"
+    DASH_POLL_MIRROR_STORE,    //  cab_store_mirror_stats (while the broker does not answer)
+    DASH_POLL_COUNT_
+} dash_poll_member_t;
+
+//  Default and bounds of the poll interval (configuration "poll_ms").
+#define DASH_POLL_DEFAULT_MS 1500
+#define DASH_POLL_MIN_MS     200
+#define DASH_POLL_MAX_MS     60000
+
+//  The poller's configuration (strings copied).
+typedef struct {
+    const char *broker;        //  endpoint, or NULL: not asked
+    const char *curve_cert;    //  CURVE: the client's secret certificate, or NULL
+    const char *server_cert;   //  CURVE: the broker's public certificate
+    const char *supervisor;    //  control endpoint, or NULL: not asked
+    const char *store_path;    //  the store (the mirror's figures when the broker is silent)
+    int interval_ms;           //  0: DASH_POLL_DEFAULT_MS
+    int timeout_ms;            //  each question; 0: 1000
+} dash_poll_config_t;
+
+//  Start the poller thread. Returns NULL and fills error.
+dash_poll_t *
+    dash_poll_new (const dash_poll_config_t *config, cab_error_t *error);
+
+//  Stop the thread (within one question's timeout) and null the pointer;
+//  safe on NULL.
+void
+    dash_poll_destroy (dash_poll_t **self_p);
+
+//  A new JSON object: the member's last answer with "available": true,
+//  "age_ms" and "updated"; or {"available": false, "error", "last_answer"?}
+//  when the last question failed or none was answered yet. NULL when out
+//  of memory. Thread-safe.
+json_t *
+    dash_poll_get (dash_poll_t *self, dash_poll_member_t member);
+
+//  What an API request may use (borrowed; requests are served one at a time).
+typedef struct {
+    dash_store_t *store;
+    dash_poll_t *poll;          //  or NULL
+    cab_store_t *mirror_store;  //  read-only, opened on first use (cab_store_mirror_get)
+    int64_t mirror_store_tried_ms;
+    const char *store_path;
+} dash_ctx_t;
+
 //  The API. Answer a GET of path with the query arguments args (a JSON
 //  object name -> string, borrowed; already checked: valid UTF-8, no NUL,
 //  no name twice): sets *status_code and returns the new JSON body.
 json_t *
-    dash_api_answer (dash_store_t *store, const char *path, json_t *args, unsigned *status_code);
+    dash_api_answer (dash_ctx_t *ctx, const char *path, json_t *args, unsigned *status_code);
+
+//  /api/budget, /api/mirror, /api/agents, /api/supervisor from the poller's
+//  cache: a new JSON body (never NULL unless out of memory). name is the
+//  path after "/api/"; returns NULL for another name.
+json_t *
+    dash_system_answer (dash_ctx_t *ctx, const char *name);
+
+//  Add to a /api/stats answer (borrowed) the members "nacks", "mirror",
+//  "budget", "agents" from the poller's cache.
+void
+    dash_system_stats (dash_ctx_t *ctx, json_t *stats);
+
+//  The mirror status of the stored event seq (a new JSON object):
+//  cab_store_mirror_get's, or {"state": "unknown", "error"}.
+json_t *
+    dash_system_event_mirror (dash_ctx_t *ctx, int64_t seq);
 
 //  Parse the stream's arguments (pattern, source, detail_type, after):
 //  on success returns NULL and sets *pattern_p (new or NULL), *after_p (a
@@ -144,6 +216,7 @@ typedef struct {
     const char *token;         //  bearer token, or NULL
     const char *www_dir;       //  static files
     int max_streams;           //  live streams at once
+    dash_poll_config_t poll;   //  the broker and the supervisor (store_path set by dash_http)
 } dash_http_config_t;
 
 //  Start the server: bind, listen, serve. Returns NULL and fills error.

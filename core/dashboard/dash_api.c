@@ -1,8 +1,9 @@
 /*  =========================================================================
     dash_api - the dashboard's JSON API: routes, parameters, answers
 
-    GET /api/events, /api/events/ID, /api/events/ID/chain, /api/stats (the
-    live stream /api/stream is served by dash_http; its arguments are
+    GET /api/events, /api/events/ID, /api/events/ID/chain, /api/stats,
+    /api/budget, /api/mirror, /api/agents, /api/supervisor (dash_system.c;
+    the live stream /api/stream is served by dash_http; its arguments are
     parsed here). Every parameter is checked before the store is touched: an
     unknown or malformed one is a 400 {"error": "InvalidArgument",
     "message", "parameter"}. See docs/dashboard.md.
@@ -259,7 +260,7 @@ dash_api_stream_args (json_t *args, cab_pattern_t **pattern_p, int64_t *after_p)
 
 //  /api/events/ID and /api/events/ID/chain.
 static json_t *
-s_event (dash_store_t *store, const char *rest, json_t *args, unsigned *status_code)
+s_event (dash_ctx_t *ctx, const char *rest, json_t *args, unsigned *status_code)
 {
     static const char *const allowed[] = {NULL};
     json_t *bad = s_check_names (args, allowed, status_code);
@@ -278,9 +279,13 @@ s_event (dash_store_t *store, const char *rest, json_t *args, unsigned *status_c
     memcpy (id, rest, length);
     id[length] = '\0';
     cab_status_t status = CAB_OK;
-    json_t *body =
-        chain ? dash_store_chain (store, id, &status) : dash_store_event (store, id, &status);
+    json_t *body = chain ? dash_store_chain (ctx->store, id, &status)
+                         : dash_store_event (ctx->store, id, &status);
     if (body) {
+        if (!chain)
+            json_object_set_new (
+                body, "mirror",
+                dash_system_event_mirror (ctx, json_integer_value (json_object_get (body, "seq"))));
         *status_code = 200;
         return body;
     }
@@ -291,25 +296,40 @@ s_event (dash_store_t *store, const char *rest, json_t *args, unsigned *status_c
 }
 
 json_t *
-dash_api_answer (dash_store_t *store, const char *path, json_t *args, unsigned *status_code)
+dash_api_answer (dash_ctx_t *ctx, const char *path, json_t *args, unsigned *status_code)
 {
     if (strcmp (path, "/api/events") == 0)
-        return s_events (store, args, status_code);
+        return s_events (ctx->store, args, status_code);
     if (strncmp (path, "/api/events/", 12) == 0)
-        return s_event (store, path + 12, args, status_code);
+        return s_event (ctx, path + 12, args, status_code);
+    static const char *const none[] = {NULL};
     if (strcmp (path, "/api/stats") == 0) {
-        static const char *const allowed[] = {NULL};
-        json_t *bad = s_check_names (args, allowed, status_code);
+        json_t *bad = s_check_names (args, none, status_code);
         if (bad)
             return bad;
         struct timespec now;
         clock_gettime (CLOCK_REALTIME, &now);
         json_t *stats =
-            dash_store_stats (store, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+            dash_store_stats (ctx->store, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
         *status_code = stats ? 200 : 503;
+        if (stats)
+            dash_system_stats (ctx, stats);
         return stats ? stats
                      : dash_api_error ("StoreUnavailable", "the store cannot be read", NULL);
     }
+    //  The broker's and the supervisor's answers, from the poller's cache:
+    //  200 even when they did not answer ("available": false says so).
+    static const char *const system[] = {"/api/budget", "/api/mirror", "/api/agents",
+                                         "/api/supervisor"};
+    for (size_t index = 0; index < sizeof system / sizeof system[0]; index++)
+        if (strcmp (path, system[index]) == 0) {
+            json_t *bad = s_check_names (args, none, status_code);
+            if (bad)
+                return bad;
+            json_t *body = dash_system_answer (ctx, path + 5);
+            *status_code = body ? 200 : 500;
+            return body ? body : dash_api_error ("OutOfMemory", "out of memory", NULL);
+        }
     *status_code = 404;
     return dash_api_error ("NotFound", "no such API path", NULL);
 }

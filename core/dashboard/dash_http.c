@@ -8,6 +8,7 @@
     (no path ever reaches the file system unchecked), and the live stream
     /api/stream: server-sent events, each stream with its own read-only
     store connection polling every 200 ms, at most max_streams at once.
+    It also starts the poller (dash_poll) whose cache the API serves.
     Every response carries Content-Security-Policy: default-src 'self'.
     =========================================================================
 */
@@ -41,7 +42,7 @@
 struct _dash_http_t {
     struct MHD_Daemon *daemon;
     dash_http_config_t config;
-    dash_store_t *store;  //  API requests, under mutex
+    dash_ctx_t ctx;  //  API requests, under mutex: the store, the poller
     pthread_mutex_t mutex;
     atomic_int streams;
     atomic_bool stopping;
@@ -404,7 +405,7 @@ s_handle (void *cls, struct MHD_Connection *connection, const char *url, const c
     else {
         unsigned status = 500;
         pthread_mutex_lock (&self->mutex);
-        json_t *body = dash_api_answer (self->store, url, collect.args, &status);
+        json_t *body = dash_api_answer (&self->ctx, url, collect.args, &status);
         pthread_mutex_unlock (&self->mutex);
         result = s_send_json (connection, status, body);
     }
@@ -458,16 +459,22 @@ dash_http_new (const dash_http_config_t *config, cab_error_t *error)
     if (self->config.max_streams <= 0)
         self->config.max_streams = 32;
     pthread_mutex_init (&self->mutex, NULL);
-    self->store = dash_store_new (config->store_path, error);
+    self->ctx.store_path = config->store_path;
+    self->ctx.store = dash_store_new (config->store_path, error);
     //  Aggregate the volumes now (seconds on a large store) rather than in
     //  the first /api/stats request; later requests add only new events.
-    if (self->store) {
+    if (self->ctx.store) {
         struct timespec now;
         clock_gettime (CLOCK_REALTIME, &now);
         json_decref (
-            dash_store_stats (self->store, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
+            dash_store_stats (self->ctx.store, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000));
     }
-    int fd = self->store ? s_listen (config->host, config->port, &self->port, error) : -1;
+    //  The broker and the supervisor are asked by their own thread.
+    dash_poll_config_t poll = config->poll;
+    poll.store_path = config->store_path;
+    if (self->ctx.store)
+        self->ctx.poll = dash_poll_new (&poll, error);
+    int fd = self->ctx.poll ? s_listen (config->host, config->port, &self->port, error) : -1;
     if (fd >= 0) {
         self->daemon = MHD_start_daemon (
             MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
@@ -502,7 +509,9 @@ dash_http_destroy (dash_http_t **self_p)
     atomic_store (&self->stopping, true);
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
-    dash_store_destroy (&self->store);
+    dash_poll_destroy (&self->ctx.poll);
+    cab_store_destroy (&self->ctx.mirror_store);
+    dash_store_destroy (&self->ctx.store);
     pthread_mutex_destroy (&self->mutex);
     free (self);
     *self_p = NULL;

@@ -3,8 +3,9 @@
 
     Each statement is prepared when asked for and finalised after: the stats
     run seldom (the page asks every few seconds) and each one is a single
-    indexed aggregate. What the store does not record (NACKs, the mirror's
-    lag, the budget) is said to be "not available", never invented.
+    indexed aggregate. What the store does not record (NACKs, connected
+    agents, the budget, the mirror's lag) comes from the broker through the
+    poller's cache (dash_system.c), or is said to be unavailable.
     =========================================================================
 */
 #include "config.h"
@@ -263,11 +264,11 @@ s_deliveries (sqlite3 *db, json_t *answer)
     if (rc != SQLITE_DONE)
         return -1;
     json_t *dlq = json_object ();
-    //  Both queues are always listed, empty or not.
-    json_object_set_new (dlq, "standard",
-                         json_pack ("{s:i, s:n, s:n}", "depth", 0, "oldest", "newest"));
-    json_object_set_new (dlq, "critical",
-                         json_pack ("{s:i, s:n, s:n}", "depth", 0, "oldest", "newest"));
+    //  The standard, critical and mirror queues are always listed.
+    static const char *const queues[] = {"standard", "critical", CAB_MIRROR_DLQ};
+    for (size_t index = 0; index < 3; index++)
+        json_object_set_new (dlq, queues[index],
+                             json_pack ("{s:i, s:n, s:n}", "depth", 0, "oldest", "newest"));
     rc = sqlite3_prepare_v2 (db,
                              "SELECT coalesce (dlq, 'standard'), count (*), min (updated_ms),"
                              " max (updated_ms) FROM deliveries WHERE state = 2 GROUP BY 1"
@@ -286,12 +287,6 @@ s_deliveries (sqlite3 *db, json_t *answer)
     sqlite3_finalize (stmt);
     json_object_set_new (answer, "dlq", dlq);
     return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static json_t *
-s_not_available (const char *reason)
-{
-    return json_pack ("{s:b, s:s}", "available", 0, "reason", reason);
 }
 
 json_t *
@@ -315,16 +310,5 @@ dash_store_stats (dash_store_t *self, int64_t now_ms)
         json_decref (answer);
         return NULL;
     }
-    json_object_set_new (answer, "nacks",
-                         s_not_available ("NACKs are answered to publishers and counted in the"
-                                          " broker's status (cabruca status), not stored"));
-    json_object_set_new (answer, "mirror",
-                         s_not_available ("the store does not record the cloud mirror's lag"));
-    json_object_set_new (answer, "budget",
-                         s_not_available ("the store does not record the budget (month-to-date,"
-                                          " projection, caps)"));
-    json_object_set_new (answer, "agents",
-                         s_not_available ("connected agents and supervisor state are not in the"
-                                          " store"));
     return answer;
 }

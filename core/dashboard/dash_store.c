@@ -376,10 +376,7 @@ dash_store_event (dash_store_t *self, const char *id, cab_status_t *status_p)
             json_array_append (rules, rule);
     }
     json_object_set_new (row, "matched_rules", rules);
-    json_object_set_new (
-        row, "mirror",
-        json_pack ("{s:s, s:s}", "status", "not available", "reason",
-                   "the store does not record the cloud mirror's per-event state"));
+    //  "mirror" is added by the API (dash_system_event_mirror).
     return row;
 }
 

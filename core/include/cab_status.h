@@ -90,7 +90,9 @@ void
 
 //  Fill an error record (if not NULL) with a code, a JSON Pointer (NULL for
 //  none) and a printf-style message; return the code, so that callers can
-//  write `return cab_error_set (error, CAB_ERR_IO, NULL, "...")`.
+//  write `return cab_error_set (error, CAB_ERR_IO, NULL, "...")`. Path and
+//  text are cut at a character boundary ("..." marks it) and are always
+//  valid UTF-8: a byte that is not part of a valid sequence becomes '?'.
 cab_status_t
     cab_error_set (cab_error_t *error, cab_status_t code, const char *path,
                    const char *format, ...) __attribute__ ((format (printf, 4, 5)));

@@ -89,7 +89,56 @@ cab_error_clear (cab_error_t *error)
     error->text[0] = '\0';
 }
 
-//  Copy src into a fixed buffer, marking truncation with "...".
+//  Length of the valid UTF-8 sequence at text (RFC 3629: no overlong
+//  forms, no surrogates, at most U+10FFFF), or 0 when it is not one.
+static size_t
+s_utf8_length (const unsigned char *text)
+{
+    unsigned char c = text[0];
+    if (c < 0x80)
+        return 1;
+    size_t length = c >= 0xC2 && c <= 0xDF   ? 2
+                    : c >= 0xE0 && c <= 0xEF ? 3
+                    : c >= 0xF0 && c <= 0xF4 ? 4
+                                             : 0;
+    if (length == 0)
+        return 0;
+    unsigned char low = 0x80, high = 0xBF;
+    if (c == 0xE0)
+        low = 0xA0;
+    else if (c == 0xED)
+        high = 0x9F;
+    else if (c == 0xF0)
+        low = 0x90;
+    else if (c == 0xF4)
+        high = 0x8F;
+    if (text[1] < low || text[1] > high)
+        return 0;
+    for (size_t index = 2; index < length; index++)
+        if ((text[index] & 0xC0) != 0x80)
+            return 0;
+    return length;
+}
+
+//  Make text valid UTF-8 in place: every byte that does not belong to a
+//  valid sequence becomes '?'. Messages quote input (cut by "%.40s" or by
+//  truncation), and they travel in JSON (NACKs, answers), which must be
+//  UTF-8.
+static void
+s_utf8_clean (char *text)
+{
+    unsigned char *at = (unsigned char *)text;
+    while (*at) {
+        size_t length = s_utf8_length (at);
+        if (length == 0)
+            *at++ = '?';
+        else
+            at += length;
+    }
+}
+
+//  Copy src into a fixed buffer, marking truncation with "..." (after the
+//  last whole character that fits).
 static void
 s_copy_truncated (char *dest, size_t size, const char *src)
 {
@@ -98,8 +147,11 @@ s_copy_truncated (char *dest, size_t size, const char *src)
         memcpy (dest, src, length + 1);
         return;
     }
-    memcpy (dest, src, size - 4);
-    memcpy (dest + size - 4, "...", 4);
+    size_t cut = size - 4;
+    while (cut > 0 && ((unsigned char)src[cut] & 0xC0) == 0x80)
+        cut--;
+    memcpy (dest, src, cut);
+    memcpy (dest + cut, "...", 4);
 }
 
 cab_status_t
@@ -112,12 +164,17 @@ cab_error_setv (cab_error_t *error, cab_status_t code, const char *path, const c
     s_copy_truncated (error->path, sizeof error->path, path ? path : "");
     if (format) {
         int needed = vsnprintf (error->text, sizeof error->text, format, args);
-        if (needed >= (int)sizeof error->text)
-            memcpy (error->text + sizeof error->text - 4, "...", 4);
-        else if (needed < 0)
+        if (needed >= (int)sizeof error->text) {
+            size_t cut = sizeof error->text - 4;
+            while (cut > 0 && ((unsigned char)error->text[cut] & 0xC0) == 0x80)
+                cut--;
+            memcpy (error->text + cut, "...", 4);
+        } else if (needed < 0)
             s_copy_truncated (error->text, sizeof error->text, cab_strerror (code));
     } else
         s_copy_truncated (error->text, sizeof error->text, cab_strerror (code));
+    s_utf8_clean (error->path);
+    s_utf8_clean (error->text);
     return code;
 }
 

@@ -54,7 +54,8 @@ JSON
 
 LISTEN=${CABRUCA_DASHBOARD_LISTEN:-127.0.0.1:8080}
 write "$RUN/dashboard.json" <<JSON
-{"store": "$RUN/events.db", "listen": "$LISTEN", "www": "$SRC/core/dashboard/www"}
+{"store": "$RUN/events.db", "listen": "$LISTEN", "www": "$SRC/core/dashboard/www",
+ "broker": "$ENDPOINT", "supervisor": "ipc://$RUN/supervisor.ipc"}
 JSON
 
 agent () {  # agent NAME: one program entry

@@ -8,7 +8,7 @@
     setting, one prepared INSERT into a bare two-column table). Prints the
     median rows/s of the runs and the ratio to the baseline.
 
-        bench_store [-r runs] [-n rows] [--rss [events] | --delivery] [-d dir]
+        bench_store [-r runs] [-n rows] [--rss [events] | --delivery | --mirror] [-d dir]
 
     --rss appends 1,000,000 events (batches of 1,000) and prints the
     process RSS after the appends and after a reopen; the broker's goal is
@@ -20,9 +20,17 @@
     transaction), and delivery state changes at 1,000 updates per commit;
     both against cab_store_append of the same events without routes in the
     same run.
+
+    The mirror table (also alone with --mirror) measures the outbox: the
+    same appends with item.mirror set (one outbox row per event in the
+    same transaction) against item.mirror false, in the same run; then
+    mirror outcomes (ACCEPTED, 1,000 per commit) and the read side
+    (cab_store_outbox_scan of 1,000 due rows, cab_store_mirror_stats) on
+    the store those runs leave.
     =========================================================================
 */
 #include "cab_store_delivery.h"
+#include "cab_store_mirror.h"
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +64,19 @@ s_now (void)
     clock_gettime (CLOCK_MONOTONIC, &now);
     return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
+
+//  CPU seconds of this process (user + system): on a loaded machine a
+//  firmer measure of a write path's cost than the wall clock.
+static double
+s_cpu (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+//  Rows per CPU second of the last s_run_store_mirror.
+static double s_last_cpu_rate;
 
 static int64_t
 s_now_ms (void)
@@ -111,9 +132,11 @@ s_remove_store (const char *path)
     }
 }
 
-//  rows/s of cab_store_append over rows, batch rows per call.
+//  rows/s of cab_store_append over rows, batch rows per call (with an
+//  outbox row per event when mirror).
 static double
-s_run_store (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability)
+s_run_store_mirror (const s_row_t *rows, size_t count, size_t batch,
+                    cab_store_durability_t durability, bool mirror)
 {
     char path[300];
     snprintf (path, sizeof path, "%s/store.db", s_dir);
@@ -126,7 +149,7 @@ s_run_store (const s_row_t *rows, size_t count, size_t batch, cab_store_durabili
     }
     cab_store_item_t *items = calloc (batch, sizeof *items);
     int64_t now = s_now_ms ();
-    double start = s_now ();
+    double start = s_now (), cpu_start = s_cpu ();
     for (size_t done = 0; done < count; done += batch) {
         size_t n = count - done < batch ? count - done : batch;
         for (size_t i = 0; i < n; i++) {
@@ -138,7 +161,8 @@ s_run_store (const s_row_t *rows, size_t count, size_t batch, cab_store_durabili
                                           .correlation_id = row->id,
                                           .time_ms = now,
                                           .text = row->text,
-                                          .length = EVENT_BYTES};
+                                          .length = EVENT_BYTES,
+                                          .mirror = mirror};
         }
         if (cab_store_append (store, items, n, &error) != CAB_OK) {
             fprintf (stderr, "bench_store: %s\n", error.text);
@@ -146,13 +170,21 @@ s_run_store (const s_row_t *rows, size_t count, size_t batch, cab_store_durabili
         }
     }
     double elapsed = s_now () - start;
+    s_last_cpu_rate = (double)count / (s_cpu () - cpu_start);
     free (items);
     cab_store_destroy (&store);
     s_remove_store (path);
     return (double)count / elapsed;
 }
 
+static double
+s_run_store (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability)
+{
+    return s_run_store_mirror (rows, count, batch, durability, false);
+}
+
 static double s_median (double *values, int count);
+static char s_summary[4096];
 
 //  Fill items[0..n) from rows (no routes).
 static void
@@ -294,6 +326,111 @@ s_delivery (const s_row_t *rows, size_t count, int runs)
     fflush (stdout);
 }
 
+static int
+s_count_outbox (const cab_outbox_record_t *record, void *arg)
+{
+    (void)record;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+//  The read side and the outcomes, on a store of count mirrored events:
+//  scan 1,000 due rows, stats with count rows in the outbox, then
+//  ACCEPTED outcomes for all of them (1,000 per commit) and stats again.
+static void
+s_mirror_reads (const s_row_t *rows, size_t count, int runs)
+{
+    char path[300];
+    cab_store_t *store = s_open_fresh ("mirror.db", path, sizeof path);
+    cab_store_item_t *items = calloc (1000, sizeof *items);
+    cab_mirror_outcome_rec_t *recs = calloc (1000, sizeof *recs);
+    int64_t now = s_now_ms ();
+    for (size_t done = 0; done < count; done += 1000) {
+        size_t n = count - done < 1000 ? count - done : 1000;
+        s_items (items, rows + done, n, now);
+        for (size_t i = 0; i < n; i++)
+            items[i].mirror = true;
+        cab_store_batch_t write = {.items = items, .item_count = n};
+        s_write (store, &write);
+    }
+    double scan[MAX_RUNS], stats_full[MAX_RUNS], stats_done[MAX_RUNS];
+    cab_mirror_store_stats_t stats;
+    for (int run = 0; run < runs; run++) {
+        size_t seen = 0;
+        double start = s_now ();
+        cab_store_outbox_scan (store, 0, s_now_ms (), 1000, s_count_outbox, &seen, NULL);
+        scan[run] = (s_now () - start) * 1000;
+        start = s_now ();
+        cab_store_mirror_stats (store, s_now_ms (), &stats, NULL);
+        stats_full[run] = (s_now () - start) * 1000;
+    }
+    double start = s_now (), cpu_start = s_cpu ();
+    for (size_t done = 0; done < count; done += 1000) {
+        size_t n = count - done < 1000 ? count - done : 1000;
+        for (size_t i = 0; i < n; i++)
+            recs[i] = (cab_mirror_outcome_rec_t){.seq = (int64_t)(done + i + 1),
+                                                 .outcome = CAB_MIRRORED_ACCEPTED,
+                                                 .aws_event_id = rows[done + i].id,
+                                                 .attempts = 1};
+        cab_store_batch_t write = {.mirror_outcomes = recs, .mirror_outcome_count = n};
+        s_write (store, &write);
+    }
+    double outcomes = (double)count / (s_now () - start);
+    double outcomes_cpu = (double)count / (s_cpu () - cpu_start);
+    for (int run = 0; run < runs; run++) {
+        start = s_now ();
+        cab_store_mirror_stats (store, s_now_ms (), &stats, NULL);
+        stats_done[run] = (s_now () - start) * 1000;
+    }
+    if (stats.accepted != (int64_t)count || stats.outbox != 0) {
+        fprintf (stderr, "bench_store: mirror outcomes not all recorded\n");
+        exit (1);
+    }
+    printf ("\n| mirror read / outcome | rows | value |\n|---|---|---|\n"
+            "| outbox scan, 1,000 due rows with texts | %zu in outbox | %.2f ms |\n"
+            "| cab_store_mirror_stats | %zu in outbox | %.2f ms |\n"
+            "| ACCEPTED outcomes, 1,000 per commit | %zu | %.0f outcomes/s (%.0f per CPU-s) |\n"
+            "| cab_store_mirror_stats | %zu mirrored rows | %.2f ms |\n",
+            count, s_median (scan, runs), count, s_median (stats_full, runs), count, outcomes,
+            outcomes_cpu, count, s_median (stats_done, runs));
+    fflush (stdout);
+    free (recs);
+    free (items);
+    cab_store_destroy (&store);
+    s_remove_store (path);
+}
+
+//  The mirror table: appends with an outbox row against without, same run.
+static void
+s_mirror (const s_row_t *rows, size_t count, int runs)
+{
+    printf ("\n| append | per commit | rows | mirror on rows/s | mirror off rows/s | ratio |"
+            " on rows/CPU-s | off rows/CPU-s | CPU ratio |\n"
+            "|---|---|---|---|---|---|---|---|---|\n");
+    size_t batches[] = {1, 100, 1000};
+    for (int b = 0; b < 3; b++) {
+        size_t n = batches[b] == 1 ? count / 4 : count;
+        double off[MAX_RUNS], on[MAX_RUNS], off_cpu[MAX_RUNS], on_cpu[MAX_RUNS];
+        for (int run = 0; run < runs; run++) {
+            off[run] = s_run_store_mirror (rows, n, batches[b], CAB_STORE_NORMAL, false);
+            off_cpu[run] = s_last_cpu_rate;
+            on[run] = s_run_store_mirror (rows, n, batches[b], CAB_STORE_NORMAL, true);
+            on_cpu[run] = s_last_cpu_rate;
+        }
+        double f = s_median (off, runs), o = s_median (on, runs);
+        double fc = s_median (off_cpu, runs), oc = s_median (on_cpu, runs);
+        printf ("| NORMAL, v7 ids | %zu | %zu | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f |\n",
+                batches[b], n, o, f, o / f, oc, fc, oc / fc);
+        size_t used = strlen (s_summary);
+        snprintf (s_summary + used, sizeof s_summary - used,
+                  "BENCH name=store_mirror_b%zu value=%.0f unit=rows/s baseline=%.0f "
+                  "baseline_unit=rows/s(mirror-off) rows=%zu runs=%d\n",
+                  batches[b], o, f, n, runs);
+        fflush (stdout);
+    }
+    s_mirror_reads (rows, count, runs);
+}
+
 //  The baseline: a tuned plain SQLite insert loop of the same rows.
 static double
 s_run_baseline (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability)
@@ -354,8 +491,6 @@ s_median (double *values, int count)
     qsort (values, (size_t)count, sizeof *values, s_compare);
     return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
 }
-
-static char s_summary[4096];
 
 static void
 s_case (const s_row_t *rows, size_t count, size_t batch, cab_store_durability_t durability,
@@ -456,7 +591,7 @@ main (int argc, char **argv)
 {
     int runs = 3;
     size_t count = 20000, rss_events = 0;
-    bool delivery_only = false;
+    bool delivery_only = false, mirror_only = false;
     const char *parent = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
     for (int i = 1; i < argc; i++) {
         if (strcmp (argv[i], "-r") == 0 && i + 1 < argc)
@@ -467,6 +602,8 @@ main (int argc, char **argv)
             parent = argv[++i];
         else if (strcmp (argv[i], "--delivery") == 0)
             delivery_only = true;
+        else if (strcmp (argv[i], "--mirror") == 0)
+            mirror_only = true;
         else if (strcmp (argv[i], "--rss") == 0) {
             rss_events = 1000000;
             if (i + 1 < argc && argv[i + 1][0] != '-')
@@ -474,7 +611,8 @@ main (int argc, char **argv)
         } else {
             fprintf (
                 stderr,
-                "usage: bench_store [-r runs] [-n rows] [--rss [events] | --delivery] [-d dir]\n");
+                "usage: bench_store [-r runs] [-n rows] [--rss [events] | --delivery | --mirror]"
+                " [-d dir]\n");
             return 100;
         }
     }
@@ -494,10 +632,13 @@ main (int argc, char **argv)
                 " peak MB | store MB |\n|---|---|---|---|---|---|---|---|\n");
         s_rss (rss_events, 7);
         s_rss (rss_events, 4);
-    } else if (delivery_only) {
+    } else if (delivery_only || mirror_only) {
         s_row_t *rows7 = calloc (count, sizeof *rows7);
         s_make_rows (rows7, count, 7);
-        s_delivery (rows7, count, runs);
+        if (delivery_only)
+            s_delivery (rows7, count, runs);
+        else
+            s_mirror (rows7, count, runs);
         free (rows7);
     } else {
         s_row_t *rows7 = calloc (count, sizeof *rows7);
@@ -518,6 +659,7 @@ main (int argc, char **argv)
         s_case (rows4, count, 100, CAB_STORE_NORMAL, 4, runs);
         s_case (rows4, count, 1000, CAB_STORE_NORMAL, 4, runs);
         s_delivery (rows7, count, runs);
+        s_mirror (rows7, count, runs);
         free (rows7);
         free (rows4);
     }

@@ -46,6 +46,7 @@ args_for () {
     bench_store) [ -n "$quick" ] && echo "-r 1 -n 5000" || echo "-r 3 -n 50000" ;;
     bench_pattern) [ -n "$quick" ] && echo "-r 1 -n 2000" || echo "-r 5 -n 10000" ;;
     bench_mirror) [ -n "$quick" ] && echo "-r 1 -n 2000" || echo "-r 3 -n 10000" ;;
+    bench_mirror_path) [ -n "$quick" ] && echo "-r 1 -n 5000" || echo "-r 3 -n 20000" ;;
     bench_ingest) [ -n "$quick" ] && echo "-n 40000 -r 1 -l 2 -S 0 -G 2000,20000" ||
         echo "-n 200000 -r 5 -l 5 -S 1000000 -G 1000,2000,5000,10000,20000" ;;
     bench_delivery) [ -n "$quick" ] && echo "-r 1 -n 20000 -R 10000 -s 2" ||

@@ -22,6 +22,7 @@ SH
 chmod +x "$WORK/publish-live.sh"
 { echo "PYTHON3=${PYTHON3:-python3}"; sed -n '/^new_event () {/,/^}/p' "$CAB_SRCDIR/tests/dashboard/dash-lib.sh"; } > "$WORK/funcs.sh"
 
+CABRUCA="$CABRUCA" DASH_CTL="$CTL" \
 "$PYTHON3" "$CAB_SRCDIR/tests/dashboard/api_check.py" "$DASH_URL" "$WORK/events.db" \
     "$ISSUE_ID" "$FEATURE_ID" "$CHANGE_ID" "$TEST_ID" "$WORK/publish-live.sh" \
     || fail "api_check.py failed (dashboard log: $(tail -5 "$WORK/dash.log"))"
@@ -51,6 +52,13 @@ code () { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 curl -s -D - -o /dev/null "$DASH_URL/api/events" | grep -qi '^WWW-Authenticate: Bearer' || fail "no WWW-Authenticate"
 stop_dashboard
 
+#  A broker and a supervisor that do not answer: their members say so, the
+#  mirror's figures come from the store, the rest of the API stands.
+DASH_BROKER="ipc://$WORK/nobody.ipc" DASH_SUPERVISOR="ipc://$WORK/nobody-sup.ipc" start_dashboard
+"$PYTHON3" "$CAB_SRCDIR/tests/dashboard/api_check.py" unreachable "$DASH_URL" "$WORK/events.db" \
+    || fail "api_check.py unreachable failed (dashboard log: $(tail -5 "$WORK/dash.log"))"
+stop_dashboard
+
 #  Configuration errors: exit 100 with a message.
 echo '{"listen": "localhost:80", "store": "events.db"}' > "$WORK/bad.json"
 "$DASHBOARD" -n --config "$WORK/bad.json" 2>"$WORK/bad.err"; [ $? -eq 100 ] || fail "a host name: not exit 100"
@@ -60,5 +68,13 @@ echo '{"store": "events.db", "colour": "red"}' > "$WORK/bad.json"
 echo '{"store": "missing.db"}' > "$WORK/bad.json"
 "$DASHBOARD" -n --config "$WORK/bad.json" 2>"$WORK/bad.err"; [ $? -eq 111 ] || fail "missing store: not exit 111"
 "$DASHBOARD" --bogus 2>/dev/null; [ $? -eq 100 ] || fail "bad flag: not exit 100"
+for bad in '"broker": 5' '"broker": "http://x"' '"broker": {"endpoint": "tcp://127.0.0.1:1", "curve_cert": "a"}' \
+           '"broker": {"endpoint": "tcp://127.0.0.1:1", "colour": 1}' '"supervisor": ""' '"poll_ms": 10'; do
+    echo "{\"store\": \"events.db\", $bad}" > "$WORK/bad.json"
+    CABRUCA_CURVE_CERT= CABRUCA_SERVER_CERT= "$DASHBOARD" -n --config "$WORK/bad.json" 2>"$WORK/bad.err"
+    [ $? -eq 100 ] || fail "$bad: not exit 100: $(cat "$WORK/bad.err")"
+done
+echo "{\"store\": \"events.db\", \"broker\": {\"endpoint\": \"$ENDPOINT\"}, \"supervisor\": \"run/supervisor.ipc\", \"poll_ms\": 1000}" > "$WORK/good.json"
+"$DASHBOARD" -n --config "$WORK/good.json" 2>"$WORK/good.err" || fail "a good config: $(cat "$WORK/good.err")"
 stop_broker
 echo "api.sh: OK"

@@ -1,12 +1,19 @@
 """The dashboard's API over real HTTP, checked against the store itself.
 
 usage: api_check.py URL STORE ISSUE_ID FEATURE_ID CHANGE_ID TEST_ID PUBLISH_LIVE
+       api_check.py unreachable URL STORE
 
-Run by api.sh (which seeds the store through a real broker and starts
-cabruca-dashboard). Exits 1 with a message at the first difference.
+Run by api.sh (which seeds the store through a real broker with the mirror
+in dry-run and a small budget, starts a real supervisor and
+cabruca-dashboard asking both). The broker's and the supervisor's answers
+are compared with the store and with `cabruca supervisor status --json`
+(CABRUCA and DASH_CTL in the environment). The second form checks a
+dashboard whose broker does not answer. Exits 1 with a message at the first
+difference.
 """
 import http.client
 import json
+import os
 import socket
 import sqlite3
 import subprocess
@@ -14,7 +21,11 @@ import sys
 import time
 import urllib.parse
 
-URL, STORE, ISSUE, FEATURE, CHANGE, TEST, PUBLISH_LIVE = sys.argv[1:8]
+UNREACHABLE = sys.argv[1] == "unreachable"
+if UNREACHABLE:
+    URL, STORE = sys.argv[2:4]
+else:
+    URL, STORE, ISSUE, FEATURE, CHANGE, TEST, PUBLISH_LIVE = sys.argv[1:8]
 HOST, PORT = urllib.parse.urlsplit(URL).hostname, urllib.parse.urlsplit(URL).port
 DB = sqlite3.connect("file:%s?mode=ro" % STORE, uri=True, timeout=5)
 
@@ -87,6 +98,72 @@ def bad(path, parameter, want=400):
     check(isinstance(answer.get("message"), str) and answer["message"], path + ": no message")
 
 
+def until(what, seconds, fn):
+    """Call fn until it returns True; fail with its last answer after seconds."""
+    deadline, last = time.time() + seconds, None
+    while time.time() < deadline:
+        last = fn()
+        if last is True:
+            return
+        time.sleep(0.2)
+    fail("%s (after %d s): %s" % (what, seconds, last))
+
+
+def outcomes():
+    """The store's mirrored rows by outcome name, and the outbox's size."""
+    names = {1: "accepted", 2: "dry_run", 3: "dead", 4: "sampled", 5: "shed"}
+    counts = {name: 0 for name in names.values()}
+    for outcome, count in DB.execute("SELECT outcome, count(*) FROM mirrored GROUP BY 1"):
+        counts[names[outcome]] = count
+    counts["outbox"] = DB.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    counts["dlq_depth"] = DB.execute(
+        "SELECT count(*) FROM deliveries WHERE state = 2 AND dlq = 'mirror'").fetchone()[0]
+    return counts
+
+
+def check_unreachable():
+    """The broker does not answer: its members say so, the page's answers stand."""
+    def saved_budget():
+        budget = api("/api/budget")
+        saved = budget.get("saved")
+        if not saved:
+            return "no saved budget in %r" % budget
+        state = json.loads(DB.execute("SELECT value FROM meta WHERE key = 'budget_state'").fetchone()[0])
+        return (saved["events"] == state["month"]["entries"] and saved["shed"] == state["month"]["shed"]
+                and abs(saved["cost_usd"] - state["month"]["cost_pusd"] / 1e12) < 1e-12
+                or "saved %r, the store's state %r" % (saved, state["month"]))
+    until("/api/budget shows the budget the broker saved", 10, saved_budget)
+    for path in ("/api/budget", "/api/agents"):
+        # Until the first question timed out, the member is "not asked yet".
+        until(path + " says the broker did not answer", 10, lambda: (
+            lambda answer: (answer["available"] is False and "no status" in answer["error"])
+            or "%s without a broker: %r" % (path, answer))(api(path)))
+    def store_figures():
+        mirror = api("/api/mirror")
+        if mirror.get("source") != "store":
+            return "mirror %r" % mirror
+        want = outcomes()
+        got = {k: mirror["store"][k] for k in want}
+        return got == want or "store figures %r, the store has %r" % (got, want)
+    until("/api/mirror falls back to the store's figures", 10, store_figures)
+    mirror = api("/api/mirror")
+    check(mirror["available"] is True and mirror["broker_error"], "mirror %r" % mirror)
+    stats = api("/api/stats")
+    check(stats["events"] == db_count(), "stats without a broker")
+    for key in ("nacks", "agents", "budget"):
+        check(stats[key]["available"] is False and stats[key]["error"], "stats %s: %r" % (key, stats[key]))
+    check(stats["mirror"]["available"] is True and stats["mirror"]["source"] == "store"
+          and stats["mirror"]["outbox"] == outcomes()["outbox"], "stats mirror %r" % stats["mirror"])
+    supervisor = api("/api/supervisor")
+    check(supervisor["available"] is False and supervisor["error"], "supervisor %r" % supervisor)
+    bad("/api/budget?x=1", "x")
+    print("api_check.py unreachable: OK")
+    sys.exit(0)
+
+
+if UNREACHABLE:
+    check_unreachable()
+
 # --- /api/events: the default page, then every event through the cursor ---
 total = db_count()
 check(total >= 1004, "the store holds %d events" % total)
@@ -147,7 +224,11 @@ dead = [d for d in issue["deliveries"] if d["state"] == "dead"]
 check(dead and dead[0]["dlq"] == "critical" and dead[0]["rule"] == "poison-issues"
       and dead[0]["attempts"] == 2 and "broken" in dead[0]["error"], "dead letter: %r" % issue)
 check(issue["matched_rules"] == ["poison-issues"], "matched_rules %r" % issue["matched_rules"])
-check(issue["mirror"]["status"] == "not available", "mirror status")
+check(issue["mirror"]["state"] == "dry-run", "the issue's mirror state %r" % issue["mirror"])
+shed = DB.execute("SELECT e.id FROM mirrored m JOIN events e ON e.seq = m.seq"
+                  " WHERE m.outcome = 5 LIMIT 1").fetchone()
+check(shed, "no event was shed by the budget's policy")
+check(api("/api/events/" + shed[0])["mirror"]["state"] == "shed", "a shed event's mirror state")
 test = api("/api/events/" + TEST)
 check([d["rule"] for d in test["deliveries"]] == ["all-tests"], "test deliveries %r" % test)
 api("/api/events/no-such-id", 404)
@@ -179,8 +260,86 @@ for rule, count in DB.execute("SELECT rule, count(*) FROM deliveries GROUP BY ru
 depth = DB.execute("SELECT count(*) FROM deliveries WHERE state = 2 AND dlq = 'critical'").fetchone()[0]
 check(depth >= 1 and stats["dlq"]["critical"]["depth"] == depth, "DLQ depth %r" % stats["dlq"])
 check(stats["dlq"]["standard"]["depth"] == 0, "standard DLQ")
-for key in ("budget", "mirror", "nacks", "agents"):
-    check(stats[key]["available"] is False and stats[key]["reason"], "%s should say not available" % key)
+check(stats["dlq"]["mirror"]["depth"] == 0, "mirror DLQ")
+
+# --- the broker's answers (the poller's cache): budget, mirror, agents ---
+def budget_settled():
+    """/api/budget agrees with the store's mirror outcomes."""
+    budget = api("/api/budget")
+    if budget.get("available") is not True:
+        return "budget %r" % budget
+    report, want = budget["report"], outcomes()
+    month = report["month"]
+    if want["outbox"] or month["events"] != want["dry_run"] or report["counts"]["shed"] != want["shed"]:
+        return "budget month %r counts %r, the store %r" % (month, report["counts"], want)
+    return True
+
+
+until("/api/budget agrees with the store", 20, budget_settled)
+budget = api("/api/budget")
+check(budget["enabled"] is True and budget["source"] == "broker" and budget["age_ms"] >= 0, "budget %r" % budget)
+month = budget["report"]["month"]
+check(month["budget_usd"] == 0.002, "budget_usd %r" % month["budget_usd"])
+check(month["events"] >= 900 and 0 < month["cost_usd"] < month["budget_usd"], "month %r" % month)
+check(abs(month["used_percent"] - 100 * month["cost_usd"] / month["budget_usd"]) < 1e-6, "used_percent")
+check(month["projected_usd"] >= month["cost_usd"], "projected_usd %r" % month)
+want_state = ("limit" if month["used_percent"] >= 100 else
+              "alarm" if month["used_percent"] >= budget["report"]["threshold"]["alarm_percent"] else "ok")
+check(budget["alarm_state"] == want_state, "alarm_state %r, want %r" % (budget["alarm_state"], want_state))
+product = budget["report"]["agent_types"]["product"]
+check(product["hour"]["cap"] == 200 and product["hour"]["used"] <= 200 and product["shed"] >= 1,
+      "product's caps %r" % product)
+check(budget["report"]["agent_types"]["tester"]["hour"]["used"] >= 250, "tester's hour")
+
+mirror = api("/api/mirror")
+check(mirror["available"] is True and mirror["source"] == "broker" and mirror["enabled"] is True
+      and mirror["dry_run"] is True and mirror["bus"] == "cabruca-agents-bus", "mirror %r" % mirror)
+want = outcomes()
+check({k: mirror["store"][k] for k in want} == want, "mirror store %r, the store %r" % (mirror["store"], want))
+check(mirror["store"]["lag_ms"] == 0 and isinstance(mirror["sender"]["dry_run_events"], int), "mirror %r" % mirror)
+
+
+def agents_seen():
+    agents = api("/api/agents")
+    ids = [a["agent_id"] for a in agents.get("agents", [])]
+    nacked = agents.get("nacked", {})
+    return (agents.get("available") is True and "watcher-001" in ids
+            and nacked.get("SchemaViolation", 0) >= 1 and nacked.get("AccessDenied", 0) >= 1
+            or "agents %r" % agents)
+
+
+until("/api/agents lists the watcher and the NACKs", 10, agents_seen)
+agents = api("/api/agents")
+check(agents["connected_agents"] == len(agents["agents"]) and agents["stored"] >= 1004, "agents %r" % agents)
+check(agents["nacked_total"] == sum(agents["nacked"].values()), "nacked_total")
+stats = api("/api/stats")
+check(stats["nacks"]["available"] is True and stats["nacks"]["by_code"].get("SchemaViolation", 0) >= 1
+      and stats["nacks"]["total"] >= 2, "stats nacks %r" % stats["nacks"])
+check(stats["agents"]["available"] is True and stats["agents"]["connected_agents"] >= 1, "stats agents")
+check(stats["mirror"]["available"] is True and stats["mirror"]["lag_ms"] == 0
+      and stats["mirror"]["outbox"] == 0 and stats["mirror"]["mode"] == "dry-run", "stats mirror %r" % stats["mirror"])
+check(stats["budget"]["available"] is True and stats["budget"]["budget_usd"] == 0.002
+      and stats["budget"]["alarm_state"] == want_state, "stats budget %r" % stats["budget"])
+
+# --- the supervisor's answer, compared with `cabruca supervisor status` ---
+def supervisor_seen():
+    answer = api("/api/supervisor")
+    programs = answer.get("programs", {})
+    return (answer.get("available") is True and programs.get("sleeper", {}).get("state") == "RUNNING"
+            and programs.get("crasher", {}).get("restarts", 0) >= 1 or "supervisor %r" % answer)
+
+
+until("/api/supervisor shows the programs", 15, supervisor_seen)
+cli = json.loads(subprocess.run([os.environ["CABRUCA"], "supervisor", "--socket", os.environ["DASH_CTL"],
+                                 "status", "--json"], capture_output=True, text=True, timeout=20).stdout)
+answer = api("/api/supervisor")
+check(answer["programs"]["sleeper"]["pid"] == cli["programs"]["sleeper"]["pid"], "sleeper's pid")
+check(answer["programs"]["crasher"]["last_exit"] == {"status": 1}, "crasher %r" % answer["programs"]["crasher"])
+check(answer["counts"].get("RUNNING", 0) >= 1 and sum(answer["counts"].values()) == len(answer["programs"]),
+      "counts %r" % answer["counts"])
+for path in ("/api/budget", "/api/mirror", "/api/agents", "/api/supervisor"):
+    bad(path + "?x=1", "x")
+api("/api/budget/x", 404)
 
 # --- every bad parameter ---
 bad("/api/events?limit=0", "limit")
@@ -289,11 +448,29 @@ stream.close()
 sock.close()
 
 # --- the bound on streams: 32 at once, the 33rd gets 503 ---
-socks = [open_stream() for _ in range(32)]
-for _, handle in socks:
-    read_until(handle, b"retry:", 10)
-status, _, body = request("/api/stream")
-check(status == 503, "stream 33 got %d" % status)
+# The streams above are released when the server sees them close (at its
+# next poll, 200 ms): until all 32 open, close them and try again.
+def open_streams(count, seconds):
+    deadline = time.time() + seconds
+    while True:
+        socks = [open_stream() for _ in range(count)]
+        heads = [read_until(handle, b"retry:", 10) for _, handle in socks]
+        if all(b" 200 " in head.split(b"\r\n")[0] for head in heads) or time.time() > deadline:
+            return socks, heads
+        for sock, handle in socks:
+            handle.close()
+            sock.close()
+        time.sleep(0.5)
+
+
+socks, heads = open_streams(32, 20)
+check(all(b" 200 " in head.split(b"\r\n")[0] for head in heads), "32 streams did not all open")
+# The 33rd: only its status line is read (a 200 would never end).
+sock, handle = open_stream()
+first = handle.readline()
+handle.close()
+sock.close()
+check(b" 503 " in first, "stream 33 got %r" % first)
 for sock, handle in socks:
     handle.close()
     sock.close()

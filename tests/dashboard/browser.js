@@ -3,7 +3,10 @@
 // usage: node browser.js URL TEST_ID PUBLISH_LIVE ARTIFACT_DIR
 //
 // Loads the page at 1280x800, checks that the numbers it shows equal the
-// API's (same snapshot: the page's last seq equals the API's), that it made no
+// API's (same snapshot: the page's last seq equals the API's; the budget
+// gauge, the caps, the mirror panel, the agents, the NACKs and the
+// supervisor's programs equal /api/budget, /api/mirror, /api/agents and
+// /api/supervisor), that it made no
 // request outside its own server and broke no Content-Security-Policy rule,
 // opens an event's detail with its correlation chain, applies a pattern
 // filter, sees a newly published event arrive live in the filtered table, and
@@ -97,7 +100,7 @@ async function main() {
           legend[li.dataset.agent] = Number(li.querySelector('.count').dataset.count);
         const firstRow = document.querySelector('#events-table tbody tr');
         return { total: text('total-events'), lastSeq: text('last-seq'), critical: text('dlq-critical'),
-                 standard: text('dlq-standard'), legend, budget: text('budget'), mirror: text('mirror'),
+                 standard: text('dlq-standard'), legend,
                  rules: [...document.querySelectorAll('#rules-table tbody tr')].map((tr) =>
                    [...tr.cells].map((td) => td.textContent)) };
       });
@@ -113,8 +116,66 @@ async function main() {
         const row = shown.rules.find((cells) => cells[0] === rule);
         if (!row || num(row[1]) !== counts.matches) fail(`rule ${rule}: shown ${row}, API ${counts.matches}`);
       }
-      if (!/not available yet/.test(shown.budget) || !/not available yet/.test(shown.mirror))
-        fail('budget / mirror panels do not say "not available yet"');
+      return true;
+    });
+
+    // 1b. The budget gauge, the caps, the mirror panel, the agents and the
+    // supervisor show the API's numbers (the broker's answers, cached).
+    await until('the budget, caps and mirror panels equal the API', 20, async () => {
+      const [budget, mirror, agents, supervisor] = await Promise.all(
+        ['/api/budget', '/api/mirror', '/api/agents', '/api/supervisor'].map(getJSON));
+      const shown = await page.evaluate(() => {
+        const text = (id) => document.getElementById(id).textContent;
+        const caps = {};
+        for (const tr of document.querySelectorAll('#caps-table tbody tr'))
+          caps[tr.dataset.type] = [...tr.querySelectorAll('.cap-text')].map((span) => span.textContent);
+        const mirror = {};
+        for (const key of ['outbox', 'deferred', 'accepted', 'dry_run', 'dead', 'sampled', 'shed', 'dlq_depth'])
+          mirror[key] = text('mirror-' + key);
+        return { cost: text('budget-cost'), limit: text('budget-limit'), percent: text('budget-percent'),
+                 alarm: text('budget-alarm'), alarmLine: document.getElementById('budget-alarm-line').style.left,
+                 fill: document.getElementById('budget-fill').style.width, state: text('budget-state'),
+                 gaugeHidden: document.getElementById('budget').hidden, caps, mirror,
+                 mode: document.getElementById('mirror-mode').dataset.mode,
+                 agents: [...document.querySelectorAll('#agents-table tbody tr')].map((tr) => tr.cells[0].textContent),
+                 nacks: Object.fromEntries([...document.querySelectorAll('#nacks-table tbody tr')].map((tr) =>
+                   [tr.cells[0].textContent, tr.cells[1].textContent])),
+                 nacksTotal: text('nacks-total'),
+                 programs: Object.fromEntries([...document.querySelectorAll('#supervisor-table tbody tr')].map((tr) =>
+                   [tr.cells[0].textContent, [tr.cells[1].textContent, tr.cells[2].textContent]])) };
+      });
+      if (!budget.available || !budget.enabled) fail('the API has no budget: ' + JSON.stringify(budget));
+      const month = budget.report.month;
+      const money = (t) => Number(String(t).replace(/[$,]/g, ''));
+      if (shown.gaugeHidden) return 'the gauge is hidden';
+      if (Math.abs(money(shown.cost) - month.cost_usd) > 5e-7) return `cost shown ${shown.cost}, API ${month.cost_usd}`;
+      if (Math.abs(money(shown.limit) - month.budget_usd) > 5e-7) return `budget shown ${shown.limit}, API ${month.budget_usd}`;
+      if (Math.abs(parseFloat(shown.percent) - month.used_percent) > 0.05) return `percent shown ${shown.percent}, API ${month.used_percent}`;
+      const alarmPercent = budget.report.threshold.alarm_percent;
+      if (parseFloat(shown.alarm) !== alarmPercent || shown.alarmLine !== alarmPercent + '%')
+        return `alarm line ${shown.alarmLine} (${shown.alarm}), API ${alarmPercent}`;
+      if (Math.abs(parseFloat(shown.fill) - Math.min(100, month.used_percent)) > 0.01) return `gauge fill ${shown.fill}`;
+      if (shown.state !== budget.alarm_state) return `state ${shown.state}, API ${budget.alarm_state}`;
+      for (const [type, t] of Object.entries(budget.report.agent_types)) {
+        const want = [t.hour, t.day].map((w) => `${w.used.toLocaleString('en-US')} / ${w.cap === null ? 'no cap' : w.cap.toLocaleString('en-US')}`);
+        if (JSON.stringify(shown.caps[type]) !== JSON.stringify(want))
+          return `caps of ${type}: shown ${shown.caps[type]}, API ${want}`;
+      }
+      if (!mirror.available || mirror.source !== 'broker') fail('the API has no mirror status: ' + JSON.stringify(mirror));
+      for (const [key, value] of Object.entries(shown.mirror))
+        if (num(value) !== mirror.store[key]) return `mirror ${key}: shown ${value}, API ${mirror.store[key]}`;
+      if (shown.mode !== (mirror.dry_run ? 'dry-run' : 'live')) return `mirror mode ${shown.mode}`;
+      const ids = agents.agents.map((a) => a.agent_id);
+      if (JSON.stringify(shown.agents) !== JSON.stringify(ids)) return `agents shown ${shown.agents}, API ${ids}`;
+      if (num(shown.nacksTotal) !== agents.nacked_total) return `NACKs shown ${shown.nacksTotal}, API ${agents.nacked_total}`;
+      for (const [code, count] of Object.entries(agents.nacked))
+        if (num(shown.nacks[code]) !== count) return `NACKs ${code}: shown ${shown.nacks[code]}, API ${count}`;
+      // The sleeper runs steadily; the crasher changes state every second.
+      const sleeper = supervisor.programs.sleeper, row = shown.programs.sleeper;
+      if (!row || row[0] !== sleeper.state || row[1] !== String(sleeper.pid))
+        return `program sleeper: shown ${row}, API ${sleeper.state} ${sleeper.pid}`;
+      if (!shown.programs.crasher) return 'the crasher is not shown';
+      if (!ids.includes('watcher-001')) fail('no watcher-001 in the API');
       return true;
     });
     await until('the newest event heads the table', 10, async () => {
@@ -134,8 +195,10 @@ async function main() {
     await until('the chain is shown', 10, async () => {
       const items = await page.$$eval('#chain li', (lis) => lis.map((li) => li.textContent));
       const deliveries = await page.$$eval('#deliveries-table tbody tr', (rows) => rows.map((r) => r.cells[1].textContent));
+      const mirrorState = await page.$eval('#detail-mirror span', (span) => span.dataset.state).catch(() => '');
       return (items.length === 4 && items[0].includes('Issue Detection') && items[3].includes(testId)
-              && deliveries.join() === 'all-tests') || `chain ${JSON.stringify(items)} deliveries ${deliveries}`;
+              && deliveries.join() === 'all-tests' && mirrorState === 'dry-run')
+        || `chain ${JSON.stringify(items)} deliveries ${deliveries} mirror ${mirrorState}`;
     });
 
     // 3. A pattern filter: only tester events, as many as the API has.
@@ -163,6 +226,7 @@ async function main() {
     await page.evaluate(() => window.scrollTo(0, 0));
     const shot = path.join(artifactDir, 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: false });
+    await page.screenshot({ path: path.join(artifactDir, 'dashboard-full.png'), fullPage: true });
     console.log('browser.js: screenshot ' + shot);
     const width = await page.evaluate(() => Math.max(document.documentElement.scrollWidth,
       ...[...document.querySelectorAll('section')].map((s) => s.getBoundingClientRect().right)));

@@ -3,8 +3,11 @@
 #  (broker-lib.sh: WORK, start_broker, the cleanup trap), a chain of four
 #  events (issue -> feature -> change -> test, linked by causation_id), a
 #  poison rule whose command target always fails (dead letters), 1,000
-#  events from cabruca-loadtest, then cabruca-dashboard on a free port.
-#  Sets DASH_URL, DASH_PID, ISSUE_ID .. TEST_ID.
+#  events from cabruca-loadtest, two refused events (NACKs), a connected
+#  consuming agent, the cloud mirror in dry-run with a small budget
+#  ($0.002 a month; product's 200 an hour over its cap are shed), a real
+#  cabruca-supervisor with two programs, then cabruca-dashboard on a free
+#  port asking both. Sets DASH_URL, DASH_PID, ISSUE_ID .. TEST_ID, CTL.
 . "$CAB_SRCDIR/tests/integration/broker-lib.sh"
 DASHBOARD="$CAB_BUILDDIR/cabruca-dashboard"
 LOADTEST="$CAB_BUILDDIR/cabruca-loadtest"
@@ -35,7 +38,11 @@ cat > "$WORK/broker.json" <<JSON
  "rules": "$WORK/rules.json",
  "data_dir": "$WORK",
  "delivery": {"ack_timeout_ms": 3000, "backoff_base_ms": 20, "backoff_max_ms": 100},
+ "mirror": {"enabled": true, "dry_run": true},
+ "budget": {"monthly_budget_usd": 0.002,
+            "policies": [{"source": "cabruca.agents.product", "policy": "shed"}]},
  "agents": {"monitor-001": {"sources": ["cabruca.agents.monitor"]},
+            "watcher-001": {"sources": []},
             "product-001": {"sources": ["cabruca.agents.product"]},
             "developer-001": {"sources": ["cabruca.agents.developer"]},
             "tester-001": {"sources": ["cabruca.agents.tester"]},
@@ -101,13 +108,62 @@ told = db.execute("SELECT count(*) FROM events WHERE detail_type = 'Delivery Dea
 sys.exit(0 if pending == 0 and dead > 0 and told == dead else 1)
 PY
 }
+#  Two refused events: a schema violation and a source the agent may not use.
+new_event "$WORK/bad" cabruca.agents.tester "Test Results" tester-001 "" "" '{"test_type": "UNIT", "status": "MAYBE"}' >/dev/null
+new_event "$WORK/bad" cabruca.agents.monitor "Issue Detection" tester-001 "" "" \
+    '{"severity": "LOW", "issue_type": "disk", "description": "not mine to say"}' >/dev/null
+CABRUCA_BROKER=$ENDPOINT timeout 60 "$CABRUCA" publish --agent tester-001 --timeout 30000 "$WORK/bad" \
+    > "$WORK/publish.out" 2>&1 && fail "the refused events were accepted"
+
+#  A consuming agent that stays connected (a queue nothing is routed to).
+"$CAB_BUILDDIR/tests/integration/consumer" --broker "$ENDPOINT" --agent watcher-001 --queue dash-watch \
+    --pattern '{"source": ["cabruca.agents.nobody"]}' --timeout 600000 \
+    > "$WORK/watcher.out" 2> "$WORK/watcher.err" &
+PIDS="$PIDS $!"
+wait_for 10 grep -qs "^SUBSCRIBED dash-watch" "$WORK/watcher.out" \
+    || fail "the watcher did not subscribe: $(cat "$WORK/watcher.err")"
+
+#  A real supervisor: a program that runs and one that keeps failing.
+CTL="ipc://$WORK/run/supervisor.ipc"
+cat > "$WORK/supervisor.json" <<JSON
+{"run_dir": "$WORK/run", "log_dir": "$WORK/log",
+ "programs": [{"name": "sleeper", "command": ["/bin/sleep", "1000"], "start_secs": 0.2},
+              {"name": "crasher", "command": ["/bin/false"], "start_secs": 0.2,
+               "backoff": {"initial": 1, "maximum": 2}}]}
+JSON
+rm -f "$WORK/sup-ready"
+"$CAB_BUILDDIR/cabruca-supervisor" --config "$WORK/supervisor.json" --notify-fd 3 3>"$WORK/sup-ready" \
+    2>>"$WORK/supervisor.log" &
+SUP_PID=$!
+#  Stopped with SIGTERM (it stops its programs) before the broker-lib trap
+#  kills and waits for the rest; SIGKILL only if it does not stop.
+stop_supervisor () {
+    [ -n "$SUP_PID" ] || return 0
+    kill -TERM "$SUP_PID" 2>/dev/null
+    wait_for 15 sh -c "! kill -0 $SUP_PID 2>/dev/null" || kill -9 "$SUP_PID" 2>/dev/null
+    wait "$SUP_PID" 2>/dev/null
+    SUP_PID=
+}
+trap 'stop_supervisor; cleanup' EXIT
+wait_for 10 test -s "$WORK/sup-ready" || fail "the supervisor did not get ready: $(cat "$WORK/supervisor.log")"
+
+#  mirrored: the outbox is empty (every event dry-run, sampled or shed).
+mirrored () {
+    "$PYTHON3" - "$WORK/events.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
+sys.exit(0 if db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0 else 1)
+PY
+}
 wait_for 30 settled || fail "the deliveries did not settle"
+wait_for 30 mirrored || fail "the mirror's outbox did not empty"
 
 #  start_dashboard [EXTRA_JSON_MEMBERS]: config, -n check, start, wait for
 #  readiness; DASH_URL from its "ready on" line.
 start_dashboard () {
     cat > "$WORK/dash.json" <<JSON
-{"listen": "127.0.0.1:0", "store": "events.db", "www": "$CAB_SRCDIR/core/dashboard/www"${1:+, $1}}
+{"listen": "127.0.0.1:0", "store": "events.db", "www": "$CAB_SRCDIR/core/dashboard/www",
+ "broker": "${DASH_BROKER:-$ENDPOINT}", "supervisor": "${DASH_SUPERVISOR:-$CTL}", "poll_ms": 500${1:+, $1}}
 JSON
     "$DASHBOARD" -n --config "$WORK/dash.json" 2>>"$WORK/dash.log" || fail "dashboard -n failed: $(cat "$WORK/dash.log")"
     rm -f "$WORK/dash-ready"

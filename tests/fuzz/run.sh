@@ -19,6 +19,9 @@ for name in "$@"; do
     case $name in
         pattern_compile) max_len=2400 ;;
         rules | transform) max_len=10000 ;;
+        #  Configurations of a few programs or policies, a budget state
+        #  with its agent types: a few KB is plenty; past 8 KB is noise.
+        supervisor_config | budget_config | budget_state) max_len=8192 ;;
         *) max_len=4096 ;;
     esac
     work="$builddir/tests/fuzz/work/$name"

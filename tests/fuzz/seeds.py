@@ -190,3 +190,131 @@ transforms.append(('plain-text', compact({
     "input_paths_map": {"d": "$.detail.description"},
     "input_template": "issue: <d>"}) + '\n' + event))
 write('transform', transforms)
+
+#  The mirror's budget (docs/budget.md): the manual's section and edges.
+budget = {
+    "monthly_budget_usd": 10, "alarm_percent": 90,
+    "prices": {"per_million_entries": 1.00, "per_million_matches": 0.64},
+    "caps": {"monitor": {"per_hour": 2100, "per_day": 50000},
+             "product": {"per_hour": 200, "per_day": 5000},
+             "developer": {"per_hour": 850, "per_day": 20000},
+             "tester": {"per_hour": 1250, "per_day": 30000}},
+    "default_cap": {"per_hour": None, "per_day": None},
+    "policies": [{"source": "cabruca.agents.monitor", "detail_type": "Heartbeat",
+                  "policy": "sample", "sample_every": 10},
+                 {"rule": "archive-everything", "policy": "shed"}],
+    "default_policy": "defer",
+    "always_mirror": [{"source": ["cabruca.agents.monitor"], "detail-type": ["Issue Detection"],
+                       "detail": {"severity": ["CRITICAL"]}},
+                      {"source": ["cabruca.agents.tester"], "detail-type": ["Test Results"],
+                       "detail": {"status": ["FAILED"]}}]}
+write('budget_config', [
+    ('manual', compact(budget)),
+    ('empty', '{}'),
+    ('tiny-caps', compact({"monthly_budget_usd": 0.0001, "caps": {"monitor": {"per_hour": 1, "per_day": 1}},
+                           "default_cap": {"per_hour": 1, "per_day": 2}})),
+    ('zero-budget', compact({"monthly_budget_usd": 0, "default_policy": "shed"})),
+    ('sample-all', compact({"default_policy": "sample", "sample_every": 3,
+                            "caps": {"tester": {"per_hour": 0}}})),
+    ('prefix-policy', compact({"policies": [{"source": "cabruca.agents.*", "policy": "shed"}]})),
+    ('bad-cap', compact({"caps": {"monitor": {"per_hour": -1}}})),
+    ('bad-key', compact({"monthly": 10})),
+    ('bad-pattern', compact({"always_mirror": [{"source": [{"prefix": 1}]}]})),
+    ('many-types', compact({"caps": {"t%d" % n: {"per_hour": n} for n in range(70)}})),
+])
+
+state = {"version": 1,
+         "windows": {"hour": 1795341600000, "day": 1795305600000, "month": 1793491200000},
+         "month": {"entries": 158, "chunks": 165, "matches": 14, "cost_pusd": 173960000,
+                   "mirrored": 158, "bypassed": 0, "sample_mirrored": 0,
+                   "deferred": 0, "deferrals": 0, "sampled": 0, "shed": 0},
+         "alarm_at": None, "limit_at": None,
+         "types": {"product": {"hour": 150, "day": 150, "mirrored": 150,
+                               "deferred": 0, "sampled": 0, "shed": 0,
+                               "hour_alerted": False, "day_alerted": False},
+                   "monitor": {"hour": 8, "day": 8, "mirrored": 8, "deferred": 2, "sampled": 0,
+                               "shed": 0, "hour_alerted": True, "day_alerted": False}}}
+write('budget_state', [
+    ('manual', compact(state)),
+    ('alarmed', compact(dict(state, alarm_at=1795341600001, limit_at=1795341600002))),
+    ('version-2', compact(dict(state, version=2))),
+    ('no-types', compact(dict(state, types={}))),
+    ('not-nested', compact(dict(state, windows={"hour": 1795341600000, "day": 1795305600000,
+                                                "month": 1795305600000}))),
+    ('negative', compact(dict(state, month=dict(state["month"], entries=-1)))),
+    ('huge', compact(dict(state, month=dict(state["month"], cost_pusd=9223372036854775807)))),
+    ('empty', '{}'),
+])
+
+#  PutEvents: a first byte (entries expected: byte % 12) and a body.
+putevents = [
+    ('one-ok', '\x01{"FailedEntryCount":0,"Entries":[{"EventId":"11710aed-b79e-4468-a20b-bb3c0c3b4860"}]}'),
+    ('partial', '\x03{"FailedEntryCount":1,"Entries":[{"EventId":"a"},{"ErrorCode":"ThrottlingException",'
+                '"ErrorMessage":"Rate exceeded"},{"EventId":"c"}]}'),
+    ('mismatch', '\x02{"FailedEntryCount":2,"Entries":[{"EventId":"a"},{"ErrorCode":"InternalFailure"}]}'),
+    ('error-type', '\x00{"__type":"com.amazonaws.eventbridge#ThrottlingException","message":"Rate exceeded"}'),
+    ('error-Message', '\x00{"__type":"AccessDeniedException","Message":"User is not authorized"}'),
+    ('not-json', '\x00<html>503</html>'),
+]
+for name, text in events[:8]:
+    putevents.append(('entry-' + name, '\x00' + text))
+write('putevents', putevents)
+
+#  AWS files: credentials, "\n====\n", config.
+write('aws_creds', [
+    ('default', '[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n'
+                'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n'
+                '\n====\n[default]\nregion = eu-west-1\n'),
+    ('profile', '#profile ops\n[default]\naws_access_key_id=A\naws_secret_access_key=B\n'
+                '[ops]\naws_access_key_id = C\naws_secret_access_key = D\naws_session_token = T\n'
+                '\n====\n[profile ops]\nregion=us-east-2\n'),
+    ('config-only', '\n====\n# comment\n; another\n[default]\naws_access_key_id = E\n'
+                    'aws_secret_access_key = F\nregion = ap-south-1\n'),
+    ('no-secret', '[default]\naws_access_key_id = G\n'),
+    ('long-key', '[default]\naws_access_key_id = ' + 'K' * 200 + '\naws_secret_access_key = S\n'),
+    ('long-region', '\n====\n[default]\nregion = ' + 'r' * 100 + '\n'),
+    ('odd', '[ default ]\r\n aws_access_key_id=H \r\naws_secret_access_key==I\r\n[unterminated\nx=y\n'),
+])
+
+#  The supervisor's configuration (docs/man/cabruca-supervisor.md).
+write('supervisor_config', [
+    ('manual', compact({
+        "run_dir": "/run/cabruca", "log_dir": "/var/log/cabruca",
+        "broker": {"endpoint": "ipc:///run/cabruca/broker.ipc"},
+        "programs": [
+            {"name": "broker", "command": ["cabruca-broker", "-c", "broker.json", "-d", "3"],
+             "notify_fd": 3, "stop_timeout": 30},
+            {"name": "monitor", "command": ["cabruca-monitor"], "depends_on": ["broker"],
+             "restart": "on-failure", "backoff": {"initial": 1, "maximum": 30}},
+            {"name": "tester", "command": ["cabruca-tester"], "depends_on": ["broker"],
+             "instances": 2, "environment": {"CABRUCA_BROKER": "ipc:///run/cabruca/broker.ipc"}}]})),
+    ('system', compact({
+        "run_dir": "run", "log_dir": "run/logs", "events_file": "events.jsonl",
+        "log": {"max_bytes": 1048576, "keep": 3},
+        "programs": [
+            {"name": "dashboard", "command": ["cabruca-dashboard", "--notify-fd", "3"],
+             "notify_fd": 3, "restart": "always", "directory": "run", "autostart": False,
+             "stop_signal": "INT", "start_secs": 2, "start_limit_burst": 5,
+             "start_limit_interval": 60}]})),
+    ('minimal', '{"programs":[{"name":"a","command":["true"]}]}'),
+    ('cycle', '{"programs":[{"name":"a","command":["x"],"depends_on":["b"]},'
+              '{"name":"b","command":["y"],"depends_on":["a"]}]}'),
+    ('duplicate', '{"programs":[{"name":"a","command":["x"]},{"name":"a","command":["y"]}]}'),
+    ('bad-signal', '{"programs":[{"name":"a","command":["x"],"stop_signal":"FROB"}]}'),
+    ('not-json', '{"programs": [}'),
+])
+
+#  The dashboard's query arguments (docs/dashboard.md), or one time text.
+write('dashboard', [
+    ('stream', compact({"pattern": '{"source":["cabruca.agents.monitor"]}', "after": "41"})),
+    ('stream-bad-after', compact({"after": "-1"})),
+    ('stream-unknown', compact({"limit": "10"})),
+    ('stream-bad-pattern', compact({"pattern": '{"source":"x"}'})),
+    ('times', compact({"from": "2026-11-16T10:30:00Z", "to": "2026-11-16T10:30:00.123+05:30"})),
+    ('time-utc', '2026-11-16T10:30:00.5Z'),
+    ('time-date', '2026-02-29'),
+    ('time-offset', '1970-01-01T00:00:00-14:00'),
+    ('time-leap-second', '2016-12-31T23:59:60Z'),
+    ('time-nanos', '9999-12-31 23:59:59.999999999z'),
+    ('time-short', '2026-1'),
+])

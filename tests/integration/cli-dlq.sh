@@ -144,7 +144,7 @@ err_has "unknown option"
 expect 2 "$CABRUCA" dlq list --store "$DB" --config "$WORK/etc/broker.json"
 err_has "not both"
 expect 2 "$CABRUCA" dlq list --store "$DB" --queue urgent
-err_has "standard or critical"
+err_has "standard, critical or mirror"
 for time in yesterday -15x -15 15m - '-h' 2026-13-01T00:00:00Z 2026-11-22T10:00:00 \
     2026-11-22 '-99999999999999999999d' '-999999999d'; do
     expect 2 "$CABRUCA" dlq list --store "$DB" --since "$time"

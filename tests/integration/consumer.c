@@ -270,12 +270,17 @@ main (int argc, char **argv)
     //  After the client: ZeroMQ's library installs its own handlers when it starts.
     signal (SIGTERM, s_on_signal);
     signal (SIGINT, s_on_signal);
+    //  CURVE (curve.sh) as the shipped agents take it: from the environment.
+    const char *cert = getenv ("CABRUCA_CURVE_CERT"), *server = getenv ("CABRUCA_SERVER_CERT");
+    if (client && cert && server && cab_client_set_curve (client, cert, server, &error) != CAB_OK)
+        cab_client_destroy (&client);
     if (!client || cab_client_subscribe (client, queue, options, s_on_delivery, &state,
                                          S_SUBSCRIBE_WAIT_MS, &error) != CAB_OK) {
-        fprintf (stderr, "consumer: cannot subscribe to %s: %s [%s]\n", queue, error.text,
-                 cab_status_name (error.code));
+        fprintf (stderr, "consumer: cannot subscribe to %s: %s [%s %s]\n", queue, error.text,
+                 cab_status_name (error.code), error.path);
         json_decref (options);
         cab_client_destroy (&client);
+        free (state.acked.slots);
         return 111;
     }
     json_decref (options);

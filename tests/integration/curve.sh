@@ -2,8 +2,8 @@
 #  CURVE end to end (docs/security.md): `cabruca keys` makes the broker's
 #  and an agent's certificates; `cabruca publish` with them is stored; a
 #  certificate the broker does not know, or none, gets no answer; an
-#  agent cannot publish another agent's source; the broker refuses to
-#  start without its key.
+#  agent cannot publish another agent's source, nor subscribe where its
+#  certificate does not let it; the broker refuses to start without its key.
 . "$(dirname "$0")/broker-lib.sh"
 EX="$CAB_SRCDIR/schemas/examples"
 KEYS="$WORK/keys"
@@ -96,6 +96,37 @@ PIDS="$PIDS $PLAIN"
 sleep 1.5
 [ -s "$WORK/plain.ready" ] && fail "an agent without CURVE got a session"
 kill -TERM "$PLAIN" 2>/dev/null
+
+#  Subscriptions (docs/security.md): a reader's certificate allows queue
+#  "alerts" and patterns on the monitor's source only; each refusal is
+#  AccessDenied with a pointer, and counted.
+CONSUMER="$CAB_BUILDDIR/tests/integration/consumer"
+"$CABRUCA" keys new reader-001 --sources none --queues alerts \
+    --read-sources cabruca.agents.monitor --dir "$KEYS" > /dev/null || fail "keys new --queues"
+grep -q 'queues = "alerts"' "$KEYS/reader-001" || fail "queues metadata"
+cp "$KEYS/reader-001" "$WORK/certs/"
+reader () {
+    CABRUCA_CURVE_CERT="$KEYS/reader-001_secret" CABRUCA_SERVER_CERT="$KEYS/broker.key" \
+        "$CONSUMER" --broker "$ENDPOINT" --agent reader-001 --timeout 200 "$@"
+}
+#  (The broker reads its clients directory again when it changes.)
+reader --queue alerts > "$WORK/sub" 2>&1 || fail "reader, queue alerts: $(cat "$WORK/sub")"
+reader --queue alerts --pattern '{"source": ["cabruca.agents.monitor"]}' > "$WORK/sub" 2>&1 \
+    || fail "reader, allowed pattern: $(cat "$WORK/sub")"
+reader --queue others > "$WORK/sub" 2>&1
+[ $? -eq 111 ] || fail "reader subscribed to a queue not allowed: $(cat "$WORK/sub")"
+grep -q 'AccessDenied /queue' "$WORK/sub" || fail "queue refusal: $(cat "$WORK/sub")"
+reader --queue alerts --pattern '{"detail-type": ["Issue Detected"]}' > "$WORK/sub" 2>&1
+[ $? -eq 111 ] || fail "a pattern not pinning source: $(cat "$WORK/sub")"
+grep -q 'AccessDenied /pattern' "$WORK/sub" || fail "pattern refusal: $(cat "$WORK/sub")"
+reader --queue alerts --pattern '{"source": ["cabruca.agents.tester"]}' > "$WORK/sub" 2>&1
+grep -q 'AccessDenied /pattern/source/0' "$WORK/sub" || fail "source refusal: $(cat "$WORK/sub")"
+CABRUCA_CURVE_CERT="$KEYS/monitor-001_secret" CABRUCA_SERVER_CERT="$KEYS/broker.key" \
+    "$CABRUCA" status --json > "$WORK/status4" || fail "status"
+REFUSED=$("$PYTHON3" -c 'import json,sys
+d = json.load(open(sys.argv[1]))["delivery"]["subscriptions_refused"]
+print(d.get("AccessDenied", 0))' "$WORK/status4")
+[ "$REFUSED" -eq 3 ] || fail "subscriptions_refused: $(cat "$WORK/status4")"
 stop_broker
 
 #  Deny by default: no key, no start (exit 100, a clear message).

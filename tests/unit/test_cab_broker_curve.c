@@ -240,6 +240,165 @@ START_TEST (test_unknown_certificate)
 }
 END_TEST
 
+static int
+s_on_delivery (cab_client_t *client, const cab_client_delivery_t *delivery, void *arg)
+{
+    (void)client;
+    (void)delivery;
+    (void)arg;
+    return 0;
+}
+
+//  SUBSCRIBE queue with a pattern (JSON text, NULL: none); the broker's
+//  answer, its pointer in path (CAB_ERROR_PATH_MAX bytes).
+static cab_status_t
+s_subscribe (cab_client_t *client, const char *queue, const char *pattern, char *path)
+{
+    json_t *options =
+        pattern ? json_pack ("{s:o}", "pattern", json_loads (pattern, 0, NULL)) : NULL;
+    cab_error_t error;
+    cab_error_clear (&error);
+    cab_status_t status =
+        cab_client_subscribe (client, queue, options, s_on_delivery, NULL, 5000, &error);
+    json_decref (options);
+    snprintf (path, CAB_ERROR_PATH_MAX, "%s", status == CAB_OK ? "" : error.path);
+    return status;
+}
+
+static json_int_t
+s_refused_subscriptions (fixture_t *fixture)
+{
+    json_t *status = cab_broker_status (fixture->broker);
+    json_t *refused =
+        json_object_get (json_object_get (status, "delivery"), "subscriptions_refused");
+    json_int_t count = json_integer_value (json_object_get (refused, "AccessDenied"));
+    json_decref (status);
+    return count;
+}
+
+//  What any agent restricted to queue "alerts" and source
+//  cabruca.agents.monitor may and may not subscribe to.
+static void
+s_check_restricted (fixture_t *fixture, cab_client_t *client)
+{
+    char path[CAB_ERROR_PATH_MAX];
+    json_int_t before = s_refused_subscriptions (fixture);
+    ck_assert_int_eq (s_subscribe (client, "alerts", NULL, path), CAB_OK);
+    ck_assert_int_eq (
+        s_subscribe (client, "alerts", "{\"source\":[\"cabruca.agents.monitor\"]}", path), CAB_OK);
+    ck_assert_int_eq (s_subscribe (client, "others", NULL, path), CAB_ERR_ACCESS_DENIED);
+    ck_assert_str_eq (path, "/queue");
+    //  A pattern that does not pin "source" could match any agent's events.
+    ck_assert_int_eq (s_subscribe (client, "alerts", "{\"detail-type\":[\"Alert\"]}", path),
+                      CAB_ERR_ACCESS_DENIED);
+    ck_assert_str_eq (path, "/pattern");
+    ck_assert_int_eq (
+        s_subscribe (client, "alerts",
+                     "{\"source\":[\"cabruca.agents.monitor\",\"cabruca.agents.tester\"]}", path),
+        CAB_ERR_ACCESS_DENIED);
+    ck_assert_str_eq (path, "/pattern/source/1");
+    ck_assert_int_eq (
+        s_subscribe (client, "alerts", "{\"source\":[{\"prefix\":\"cabruca.\"}]}", path),
+        CAB_ERR_ACCESS_DENIED);
+    ck_assert_str_eq (path, "/pattern/source/0");
+    ck_assert_int_eq (s_subscribe (client, "alerts",
+                                   "{\"$or\":[{\"source\":[\"cabruca.agents.monitor\"]},"
+                                   "{\"detail-type\":[\"Alert\"]}]}",
+                                   path),
+                      CAB_ERR_ACCESS_DENIED);
+    ck_assert_int_eq (s_refused_subscriptions (fixture), before + 5);
+}
+
+START_TEST (test_subscribe_config)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    cab_broker_config_t *config = fixture_config (&fixture, fixture.ipc);
+    json_t *tester = json_object_get (config->agents, "tester-001");
+    json_object_set_new (tester, "subscribe", json_pack ("[s]", "alerts"));
+    json_object_set_new (tester, "read_sources", json_pack ("[s]", "cabruca.agents.monitor"));
+    const char *endpoint = fixture_start (&fixture, config);
+    cab_client_t *client = cab_client_new (endpoint, "tester-001", NULL);
+    ck_assert_ptr_nonnull (client);
+    s_check_restricted (&fixture, client);
+    cab_client_destroy (&client);
+    //  No "subscribe" or "read_sources": anything, as before.
+    client = cab_client_new (endpoint, "monitor-001", NULL);
+    char path[CAB_ERROR_PATH_MAX];
+    ck_assert_int_eq (s_subscribe (client, "others", "{\"detail-type\":[\"Alert\"]}", path),
+                      CAB_OK);
+    cab_client_destroy (&client);
+    fixture_fini (&fixture);
+}
+END_TEST
+
+START_TEST (test_subscribe_certificate)
+{
+    fixture_t fixture;
+    s_curve_init (&fixture);
+    char dir[512];
+    snprintf (dir, sizeof dir, "%s/keys", fixture.dir);
+    zcert_t *cert = zcert_new ();
+    zcert_set_meta (cert, "name", "tester-001");
+    zcert_set_meta (cert, "sources", "cabruca.agents.tester");
+    zcert_set_meta (cert, "queues", "alerts");
+    zcert_set_meta (cert, "read_sources", "cabruca.agents.monitor");
+    char path[600];
+    snprintf (path, sizeof path, "%s/certs/tester-001", fixture.dir);
+    ck_assert_int_eq (zcert_save_public (cert, path), 0);
+    snprintf (path, sizeof path, "%s/keys/tester-001_secret", fixture.dir);
+    ck_assert_int_eq (zcert_save_secret (cert, path), 0);
+    zcert_destroy (&cert);
+    //  The configuration would allow everything: the certificate decides.
+    cab_broker_config_t *config = s_curve_config (&fixture);
+    json_t *tester = json_object_get (config->agents, "tester-001");
+    json_object_set_new (tester, "subscribe", json_pack ("[s]", "*"));
+    const char *endpoint = fixture_start (&fixture, config);
+    cab_client_t *client = cab_client_new (endpoint, "tester-001", NULL);
+    char server[512];
+    snprintf (server, sizeof server, "%s/keys/broker", fixture.dir);
+    ck_assert_int_eq (cab_client_set_curve (client, path, server, NULL), CAB_OK);
+    s_check_restricted (&fixture, client);
+    cab_client_destroy (&client);
+    //  A certificate without "queues": the configuration, then anything.
+    client = s_client (&fixture, endpoint, "monitor-001", "keys");
+    char pointer[CAB_ERROR_PATH_MAX];
+    ck_assert_int_eq (s_subscribe (client, "others", "{\"detail-type\":[\"Alert\"]}", pointer),
+                      CAB_OK);
+    cab_client_destroy (&client);
+    fixture_fini (&fixture);
+}
+END_TEST
+
+START_TEST (test_subscribe_config_file)
+{
+    json_t *document =
+        json_pack ("{s:[s], s:{s:s}, s:{s:{s:[s], s:[s], s:[s]}}}", "endpoints",
+                   "tcp://127.0.0.1:5570", "store", "path", "events.db", "agents", "tester-001",
+                   "sources", "cabruca.agents.tester", "subscribe", "alerts", "read_sources", "*");
+    cab_error_t error;
+    cab_error_clear (&error);
+    cab_broker_config_t *config = cab_broker_config_parse (document, NULL, &error);
+    ck_assert_msg (config != NULL, "%s", error.text);
+    json_t *tester = json_object_get (config->agents, "tester-001");
+    ck_assert_str_eq (json_string_value (json_array_get (json_object_get (tester, "subscribe"), 0)),
+                      "alerts");
+    cab_broker_config_destroy (&config);
+    json_t *agent = json_object_get (json_object_get (document, "agents"), "tester-001");
+    json_array_append_new (json_object_get (agent, "subscribe"), json_string ("no queue"));
+    ck_assert_ptr_null (cab_broker_config_parse (document, NULL, &error));
+    ck_assert_str_eq (error.path, "/agents/tester-001/subscribe/1");
+    json_object_set_new (agent, "subscribe", json_string ("alerts"));
+    ck_assert_ptr_null (cab_broker_config_parse (document, NULL, &error));
+    ck_assert_str_eq (error.path, "/agents/tester-001/subscribe");
+    json_object_del (agent, "subscribe");
+    json_object_set_new (agent, "read_sources", json_pack ("[s]", ""));
+    ck_assert_ptr_null (cab_broker_config_parse (document, NULL, &error));
+    ck_assert_str_eq (error.path, "/agents/tester-001/read_sources/0");
+    json_decref (document);
+}
+END_TEST
+
 //  Start a broker that must fail; return its error code.
 static cab_status_t
 s_refused (cab_broker_config_t *config, cab_error_t *error)
@@ -378,10 +537,13 @@ s_suite (void)
     tcase_add_test (tcase, test_hello_as_another_agent);
     tcase_add_test (tcase, test_unknown_certificate);
     tcase_add_test (tcase, test_refuses_to_start);
+    tcase_add_test (tcase, test_subscribe_certificate);
     suite_add_tcase (suite, tcase);
     tcase = tcase_create ("local");
     tcase_set_timeout (tcase, 60);
     tcase_add_test (tcase, test_config_file);
+    tcase_add_test (tcase, test_subscribe_config);
+    tcase_add_test (tcase, test_subscribe_config_file);
     tcase_add_test (tcase, test_ipc_owner_only);
     tcase_add_test (tcase, test_tcp_loopback_only);
     suite_add_tcase (suite, tcase);

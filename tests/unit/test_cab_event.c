@@ -303,6 +303,40 @@ START_TEST (test_invalid_utf8)
 }
 END_TEST
 
+//  The scan before the parse skips plain string bytes eight at a time: a
+//  byte that matters is found wherever it falls in (or after) a word.
+START_TEST (test_scan_long_strings)
+{
+    cab_error_t error;
+    for (size_t at = 0; at < 24; at++) {
+        //  {"a":"xxx...x" with the byte of interest at offset `at` of the string
+        char text[128], expect[64];
+        char run[64];
+        memset (run, 'x', sizeof run);
+        //  An invalid byte: refused, at its exact position.
+        int length = snprintf (text, sizeof text, "{\"a\":\"%.*s\xff%.*s\"}", (int)at, run,
+                               (int)(30 - at % 30), run);
+        s_expect_load_error (text, (size_t)length, CAB_ERR_INVALID_UTF8, "");
+        cab_event_load (text, (size_t)length, &error);
+        snprintf (expect, sizeof expect, "invalid UTF-8 sequence at byte %zu", 6 + at);
+        ck_assert_str_eq (error.text, expect);
+        //  Valid multi-byte text and an escaped quote followed by brackets
+        //  that must not count: the scan passes, the envelope is wrong.
+        length = snprintf (text, sizeof text, "{\"a\":\"%.*s\xc3\xa9\\\"[[[{%.*s\"}", (int)at, run,
+                           (int)(30 - at % 30), run);
+        s_expect_load_error (text, (size_t)length, CAB_ERR_INVALID_ENVELOPE, "/version");
+        //  A string that ends at any offset, then one level too many.
+        char *deep = malloc (CAB_EVENT_MAX_DEPTH + 128);
+        length = snprintf (deep, CAB_EVENT_MAX_DEPTH + 128, "{\"a\":\"%.*s\",\"b\":", (int)at, run);
+        for (int level = 0; level < CAB_EVENT_MAX_DEPTH; level++)
+            deep[length++] = '[';
+        deep[length] = '\0';
+        s_expect_load_error (deep, (size_t)length, CAB_ERR_TOO_DEEP, "");
+        free (deep);
+    }
+}
+END_TEST
+
 START_TEST (test_too_large)
 {
     //  A 300 KB event, otherwise valid.
@@ -714,6 +748,7 @@ main (void)
     TCase *hostile = tcase_create ("hostile");
     tcase_add_test (hostile, test_malformed_json);
     tcase_add_test (hostile, test_invalid_utf8);
+    tcase_add_test (hostile, test_scan_long_strings);
     tcase_add_test (hostile, test_too_large);
     tcase_add_test (hostile, test_too_deep);
     tcase_add_test (hostile, test_envelope_wrong_types);

@@ -73,6 +73,38 @@ START_TEST (test_error_truncation)
 }
 END_TEST
 
+//  Messages go into JSON (NACKs, answers): they are valid UTF-8 whatever
+//  they quote, and a cut never splits a character.
+START_TEST (test_error_utf8)
+{
+    //  "é" (2 bytes) repeated: any cut at a byte count lands mid-character.
+    char long_text[2001];
+    for (size_t index = 0; index < 2000; index += 2)
+        memcpy (long_text + index, "\xc3\xa9", 2);
+    long_text[2000] = '\0';
+    cab_error_t error;
+    cab_error_set (&error, CAB_ERR_INVALID_PATTERN, long_text, "x%s", long_text);
+    size_t length = strlen (error.text);
+    ck_assert_str_eq (error.text + length - 3, "...");
+    ck_assert_uint_eq ((length - 4) % 2, 0);  //  "x" + whole characters
+    ck_assert_str_eq (error.path + strlen (error.path) - 3, "...");
+    ck_assert_uint_eq ((strlen (error.path) - 3) % 2, 0);
+    json_t *string = json_string (error.text);
+    ck_assert_ptr_nonnull (string);
+    json_decref (string);
+    ck_assert_ptr_nonnull ((string = json_string (error.path)));
+    json_decref (string);
+    //  Bytes that are no UTF-8 (a lone continuation, an overlong form, a
+    //  surrogate, a cut "%.3s") become '?'.
+    cab_error_set (&error, CAB_ERR_INVALID_JSON, "/a\x80", "%s|%s|%s|%.3s", "\xc0\xaf",
+                   "\xed\xa0\x80", "ok \xe2\x82\xac", "\xe2\x82\xac\xe2\x82\xac");
+    ck_assert_str_eq (error.path, "/a?");
+    ck_assert_str_eq (error.text, "??|???|ok \xe2\x82\xac|\xe2\x82\xac");
+    cab_error_set (&error, CAB_ERR_INVALID_JSON, NULL, "%.4s", "\xe2\x82\xac\xe2\x82\xac");
+    ck_assert_str_eq (error.text, "\xe2\x82\xac?");
+}
+END_TEST
+
 START_TEST (test_exit_codes)
 {
     ck_assert_int_eq (cab_status_exit_code (CAB_OK), 0);
@@ -91,6 +123,7 @@ main (void)
     tcase_add_test (tcase, test_stable_numbers);
     tcase_add_test (tcase, test_error_record);
     tcase_add_test (tcase, test_error_truncation);
+    tcase_add_test (tcase, test_error_utf8);
     tcase_add_test (tcase, test_exit_codes);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);

@@ -860,7 +860,7 @@ START_TEST (test_migrate_from_v2)
     ck_assert_int_eq (seen.first.event_time_ms, 1000);
     cab_store_destroy (&store);
 
-    //  The schema version is recorded: a v3 file opens as it is.
+    //  The schema version is recorded: the current file opens as it is.
     sqlite3 *db = NULL;
     ck_assert_int_eq (sqlite3_open (s_path, &db), SQLITE_OK);
     sqlite3_stmt *stmt = NULL;
@@ -868,7 +868,7 @@ START_TEST (test_migrate_from_v2)
                                           -1, &stmt, NULL),
                       SQLITE_OK);
     ck_assert_int_eq (sqlite3_step (stmt), SQLITE_ROW);
-    ck_assert_str_eq ((const char *)sqlite3_column_text (stmt, 0), "3");
+    ck_assert_str_eq ((const char *)sqlite3_column_text (stmt, 0), "4");
     sqlite3_finalize (stmt);
     sqlite3_close (db);
 }
@@ -1182,6 +1182,121 @@ START_TEST (test_full_disk)
 }
 END_TEST
 
+//  The mirror's figures and budget state, which a failed call must leave
+//  as they were.
+typedef struct {
+    cab_mirror_store_stats_t stats;
+    char budget[64];
+} s_mirror_t;
+
+static s_mirror_t
+s_mirror_now (cab_store_t *store)
+{
+    s_mirror_t mirror = {0};
+    ck_assert_int_eq (cab_store_mirror_stats (store, 0, &mirror.stats, NULL), CAB_OK);
+    json_t *state = NULL;
+    ck_assert_int_eq (cab_store_budget_state (store, &state, NULL), CAB_OK);
+    snprintf (mirror.budget, sizeof mirror.budget, "%lld",
+              state ? (long long)json_integer_value (json_object_get (state, "n")) : -1LL);
+    json_decref (state);
+    return mirror;
+}
+
+static void
+s_mirror_same (s_mirror_t a, s_mirror_t b)
+{
+    ck_assert_int_eq (a.stats.outbox, b.stats.outbox);
+    ck_assert_int_eq (a.stats.deferred, b.stats.deferred);
+    ck_assert_int_eq (a.stats.failed, b.stats.failed);
+    ck_assert_int_eq (a.stats.accepted, b.stats.accepted);
+    ck_assert_int_eq (a.stats.dead, b.stats.dead);
+    ck_assert_int_eq (a.stats.dlq_depth, b.stats.dlq_depth);
+    ck_assert_str_eq (a.budget, b.budget);
+}
+
+START_TEST (test_full_disk_mirror)
+{
+    s_fault_install ();
+    cab_store_t *store = s_open ();
+    //  Events 1..8 in the outbox, budget state n = 1.
+    s_event_t first[8];
+    cab_store_item_t first_items[8];
+    for (int i = 0; i < 8; i++) {
+        s_event (&first[i], 1 + i);
+        first_items[i] = first[i].item;
+        first_items[i].mirror = true;
+    }
+    cab_store_batch_t batch = {.items = first_items, .item_count = 8, .budget_state = "{\"n\":1}"};
+    cab_error_t error;
+    ck_assert_int_eq (cab_store_write (store, &batch, &error), CAB_OK);
+
+    //  New mirrored events with outcomes of the old ones and a new budget
+    //  state: fail the k-th write for every k until it gets through.
+    s_event_t events[20];
+    cab_store_item_t items[20];
+    cab_mirror_outcome_rec_t recs[] = {
+        {.seq = 1, .outcome = CAB_MIRRORED_ACCEPTED, .aws_event_id = "aws-1"},
+        {.seq = 2, .outcome = CAB_MIRRORED_DEAD, .error = "E: dead"},
+        {.seq = 3, .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = 1},
+        {.seq = 4, .outcome = CAB_MIRRORED_FAILED, .error = "E: failed", .not_before_ms = 1},
+        {.seq = 5, .outcome = CAB_MIRRORED_DEAD, .error = "E: dead"},
+    };
+    s_mirror_t before = s_mirror_now (store);
+    int64_t count_before = cab_store_count (store);
+    int k = 0;
+    for (; k < 500; k++) {
+        for (int i = 0; i < 20; i++) {
+            s_event (&events[i], 100 + i);
+            items[i] = events[i].item;
+            items[i].mirror = true;
+        }
+        batch = (cab_store_batch_t){.items = items,
+                                    .item_count = 20,
+                                    .mirror_outcomes = recs,
+                                    .mirror_outcome_count = 5,
+                                    .budget_state = "{\"n\":2}"};
+        s_fault_after = k;
+        cab_status_t status = cab_store_write (store, &batch, &error);
+        s_fault_after = -1;
+        if (status == CAB_OK)
+            break;
+        ck_assert_int_eq (status, CAB_ERR_STORE_UNAVAILABLE);
+        s_mirror_same (before, s_mirror_now (store));
+        ck_assert_int_eq (cab_store_count (store), count_before);
+        ck_assert_int_eq (items[0].seq, 0);
+    }
+    ck_assert_int_lt (k, 500);
+    ck_assert_int_gt (k, 0);
+    s_mirror_t after = s_mirror_now (store);
+    ck_assert_int_eq (after.stats.outbox, 8 - 3 + 20);
+    ck_assert_int_eq (after.stats.accepted, 1);
+    ck_assert_int_eq (after.stats.dead, 2);
+    ck_assert_int_eq (after.stats.dlq_depth, 2);
+    ck_assert_int_eq (after.stats.deferred, 1);
+    ck_assert_int_eq (after.stats.failed, 1);
+    ck_assert_str_eq (after.budget, "2");
+
+    //  Redriving the mirror's dead letters on a full disk changes nothing;
+    //  once space returns they are back in the outbox.
+    cab_delivery_query_t query = {.dlq = CAB_MIRROR_DLQ};
+    int64_t count = -1;
+    s_fault_after = 0;
+    ck_assert_int_eq (cab_store_redrive (store, &query, 1, &count, &error),
+                      CAB_ERR_STORE_UNAVAILABLE);
+    s_fault_after = -1;
+    s_mirror_same (after, s_mirror_now (store));
+    ck_assert_int_eq (cab_store_redrive (store, &query, 1, &count, &error), CAB_OK);
+    ck_assert_int_eq (count, 2);
+    cab_store_destroy (&store);
+    store = s_open ();
+    s_mirror_t reopened = s_mirror_now (store);
+    ck_assert_int_eq (reopened.stats.outbox, after.stats.outbox + 2);
+    ck_assert_int_eq (reopened.stats.dead + reopened.stats.dlq_depth, 0);
+    ck_assert_int_eq (reopened.stats.accepted, 1);
+    cab_store_destroy (&store);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -1202,6 +1317,7 @@ main (void)
     tcase = tcase_create ("faults");
     tcase_add_checked_fixture (tcase, s_setup, s_teardown);
     tcase_add_test (tcase, test_full_disk);
+    tcase_add_test (tcase, test_full_disk_mirror);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);

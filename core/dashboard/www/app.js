@@ -1,6 +1,7 @@
 // cabruca dashboard: plain JavaScript, no library, no build step. It talks
 // only to its own server (Content-Security-Policy: default-src 'self'):
-// /api/stats every 5 s, /api/events for the table (with the pattern filter),
+// /api/stats every 5 s, /api/budget, /api/mirror, /api/agents and
+// /api/supervisor every 3 s, /api/events for the table (with the pattern filter),
 // /api/stream (server-sent events, read with fetch so that the bearer token
 // travels in a header) for new events, /api/events/ID and .../chain for the
 // detail view.
@@ -60,18 +61,6 @@ const fmt = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : '–');
 const shortTime = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 
 // ---- stats: cards, chart, budget/mirror, DLQ, rules --------------------------
-
-function notAvailable(node, section) {
-  node.replaceChildren();
-  if (!section || section.available === false) {
-    node.className = 'na';
-    node.append(el('div', { 'data-available': 'false' }, 'not available yet'),
-                el('small', {}, section ? section.reason : ''));
-  } else {
-    node.className = '';
-    node.append(el('pre', {}, JSON.stringify(section, null, 2)));
-  }
-}
 
 function drawChart(hourly) {
   const canvas = $('chart');
@@ -147,8 +136,6 @@ async function refreshStats() {
     $('dlq-critical').textContent = fmt(stats.dlq.critical ? stats.dlq.critical.depth : 0);
     $('last-seq').textContent = fmt(stats.last_seq);
     drawChart(stats.hourly);
-    notAvailable($('budget'), stats.budget);
-    notAvailable($('mirror'), stats.mirror);
     fillRows($('dlq-table').tBodies[0], Object.entries(stats.dlq).map(([queue, q]) =>
       [queue, q.depth, shortTime(q.oldest).slice(5), shortTime(q.newest).slice(5)]));
     fillRows($('rules-table').tBodies[0], Object.entries(stats.rules).sort().map(([rule, r]) =>
@@ -156,6 +143,174 @@ async function refreshStats() {
   } catch (error) {
     setConnection(error.message, 'down');
   }
+}
+
+// ---- budget, mirror, agents, supervisor (the broker's answers, cached) -----
+
+// Money: enough decimals to show a millionth of a dollar.
+function usd(n) {
+  if (typeof n !== 'number') return '–';
+  const abs = Math.abs(n);
+  const digits = abs === 0 ? 2 : abs < 0.01 ? 6 : abs < 1 ? 4 : 2;
+  return '$' + n.toFixed(digits);
+}
+const pct = (n) => (typeof n === 'number' ? n.toFixed(1) + '%' : '–');
+function duration(ms) {
+  if (typeof ms !== 'number') return '–';
+  if (ms < 1000) return ms + ' ms';
+  if (ms < 120000) return (ms / 1000).toFixed(1) + ' s';
+  if (ms < 7200000) return Math.round(ms / 60000) + ' min';
+  return (ms / 3600000).toFixed(1) + ' h';
+}
+
+// Show the "not available" note of a panel (body hidden) or the body.
+function availability(name, answer, what) {
+  const na = $(name + '-na');
+  const ok = answer && answer.available === true;
+  na.hidden = ok;
+  na.replaceChildren();
+  if (!ok) {
+    na.append(el('div', { 'data-available': 'false' }, what + ' not available'),
+              el('small', {}, answer ? answer.error || '' : ''));
+  }
+  return ok;
+}
+
+function setValue(id, value, text) {
+  const node = $(id);
+  node.dataset.value = value === undefined || value === null ? '' : String(value);
+  node.textContent = text;
+}
+
+function capCell(window) {
+  const used = window ? window.used : 0;
+  const cap = window ? window.cap : null;
+  const bar = el('div', { class: 'bar' });
+  const fill = el('div', { class: 'bar-fill' });
+  const ratio = cap ? used / cap : 0;
+  fill.style.width = Math.min(100, ratio * 100).toFixed(1) + '%';
+  if (cap !== null && ratio >= 1) fill.classList.add('full');
+  else if (ratio >= 0.9) fill.classList.add('high');
+  bar.append(fill);
+  const label = el('span', { class: 'cap-text', 'data-used': String(used),
+                             'data-cap': cap === null ? '' : String(cap) },
+                   fmt(used) + ' / ' + (cap === null ? 'no cap' : fmt(cap)));
+  return el('div', { class: 'cap' }, bar, label);
+}
+
+function showBudget(answer) {
+  const ok = availability('budget', answer, 'budget');
+  const body = $('budget');
+  body.hidden = !ok || answer.enabled !== true;
+  if (!ok && answer && answer.saved) {
+    const saved = answer.saved;
+    $('budget-na').append(el('div', { id: 'budget-saved', 'data-cost': String(saved.cost_usd) },
+      `last saved by the broker: ${usd(saved.cost_usd)} this month (${fmt(saved.events)} events` +
+      ` from ${shortTime(saved.month_start).slice(0, 10)}; shed ${fmt(saved.shed)}, sampled ${fmt(saved.sampled)})`));
+  }
+  if (ok && answer.enabled !== true) {
+    $('budget-na').hidden = false;
+    $('budget-na').replaceChildren(el('div', { 'data-available': 'off' }, 'the mirror is off: no budget'));
+  }
+  const state = $('budget-state');
+  state.textContent = ok ? answer.alarm_state : '';
+  state.className = 'state ' + (ok ? 'state-' + answer.alarm_state : '');
+  if (body.hidden) return;
+  const report = answer.report, month = report.month, threshold = report.threshold;
+  setValue('budget-cost', month.cost_usd, usd(month.cost_usd));
+  setValue('budget-limit', month.budget_usd, usd(month.budget_usd));
+  setValue('budget-percent', month.used_percent, pct(month.used_percent));
+  setValue('budget-alarm', threshold.alarm_percent, pct(threshold.alarm_percent));
+  setValue('budget-projected', month.projected_usd, usd(month.projected_usd));
+  $('budget-projected').classList.toggle('over', month.projected_usd > month.budget_usd);
+  setValue('budget-events', month.events, fmt(month.events));
+  setValue('budget-deferred', report.counts.deferred, fmt(report.counts.deferred));
+  setValue('budget-sampled', report.counts.sampled, fmt(report.counts.sampled));
+  setValue('budget-shed', report.counts.shed, fmt(report.counts.shed));
+  $('budget-fill').style.width = Math.min(100, month.used_percent).toFixed(2) + '%';
+  $('budget-fill').className = 'gauge-fill ' + answer.alarm_state;
+  $('budget-alarm-line').style.left = Math.min(100, threshold.alarm_percent) + '%';
+  const projected = month.budget_usd > 0 ? (100 * month.projected_usd) / month.budget_usd : 0;
+  $('budget-projected-line').style.left = Math.min(100, projected).toFixed(2) + '%';
+  const tbody = $('caps-table').tBodies[0];
+  tbody.replaceChildren(...Object.keys(report.agent_types).sort().map((type) => {
+    const t = report.agent_types[type];
+    return el('tr', { 'data-type': type }, el('td', {}, type), el('td', {}, capCell(t.hour)),
+              el('td', {}, capCell(t.day)));
+  }));
+}
+
+function showMirror(answer) {
+  const ok = availability('mirror', answer, 'mirror status');
+  $('mirror').hidden = !ok;
+  const mode = $('mirror-mode');
+  if (!ok) {
+    mode.textContent = '';
+    return;
+  }
+  const store = answer.store || {};
+  const sender = answer.sender || {};
+  let text;
+  if (answer.source === 'store') text = 'from the store (the broker does not answer)';
+  else if (answer.enabled !== true) text = 'off';
+  else text = answer.dry_run ? 'dry-run' : 'live';
+  mode.textContent = text;
+  mode.className = 'state ' + (answer.source === 'store' ? 'state-alarm' : 'state-ok');
+  mode.dataset.mode = answer.source === 'store' ? 'store' : answer.enabled !== true ? 'off' : answer.dry_run ? 'dry-run' : 'live';
+  setValue('mirror-bus', answer.bus || '', answer.bus || '–');
+  for (const key of ['outbox', 'deferred', 'accepted', 'dry_run', 'dead', 'sampled', 'shed', 'dlq_depth'])
+    setValue('mirror-' + key, store[key], fmt(store[key]));
+  setValue('mirror-lag', store.lag_ms, duration(store.lag_ms));
+  setValue('mirror-cost', sender.cost_usd, usd(sender.cost_usd));
+  const error = sender.last_error || answer.broker_error || '';
+  setValue('mirror-error', error, error || 'none');
+}
+
+function showAgents(answer) {
+  const ok = availability('agents', answer, 'the broker\u2019s status is');
+  $('agents-table').hidden = !ok;
+  $('nacks-table').hidden = !ok;
+  if (!ok) {
+    $('agents-summary').textContent = '';
+    $('nacks-total').textContent = '–';
+    return;
+  }
+  $('agents-summary').textContent = `(${fmt(answer.connected_agents)} connected · received ${fmt(answer.received)} · stored ${fmt(answer.stored)})`;
+  $('agents-summary').dataset.connected = String(answer.connected_agents);
+  fillRows($('agents-table').tBodies[0], answer.agents.map((a) => [a.agent_id, a.in_flight, duration(a.idle_ms)]));
+  const codes = Object.entries(answer.nacked || {}).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  fillRows($('nacks-table').tBodies[0], codes.length ? codes : [['none', 0]]);
+  setValue('nacks-total', answer.nacked_total, fmt(answer.nacked_total));
+}
+
+function showSupervisor(answer) {
+  const ok = availability('supervisor', answer, 'the supervisor\u2019s state is');
+  $('supervisor-table').hidden = !ok;
+  if (!ok) {
+    $('supervisor-summary').textContent = '';
+    return;
+  }
+  const counts = Object.entries(answer.counts || {}).map(([state, n]) => `${n} ${state.toLowerCase()}`);
+  $('supervisor-summary').textContent = counts.length ? '(' + counts.join(' · ') + ')' : '';
+  const exit = (e) => (!e ? '' : e.signal ? 'signal ' + e.signal : 'status ' + e.status);
+  fillRows($('supervisor-table').tBodies[0], Object.keys(answer.programs).sort().map((name) => {
+    const p = answer.programs[name];
+    return [name, el('span', { class: 'prog-' + String(p.state).toLowerCase() }, p.state),
+            p.pid === null ? '' : String(p.pid), typeof p.uptime === 'number' ? duration(Math.round(p.uptime * 1000)) : '',
+            p.restarts, exit(p.last_exit)];
+  }));
+}
+
+async function refreshSystem() {
+  const parts = [['/api/budget', showBudget], ['/api/mirror', showMirror], ['/api/agents', showAgents],
+                 ['/api/supervisor', showSupervisor]];
+  await Promise.all(parts.map(async ([path, show]) => {
+    try {
+      show(await api(path));
+    } catch (error) {
+      show({ available: false, error: error.message });
+    }
+  }));
 }
 
 // ---- the event table, the pattern filter, the live stream -------------------
@@ -285,6 +440,14 @@ async function showDetail(id) {
     const tbody = $('deliveries-table').tBodies[0];
     fillRows(tbody, event.deliveries.map((d) =>
       [String(d.id), d.rule, d.target, el('span', { class: 'state-' + d.state }, d.state), d.attempts, d.dlq || '', d.error || '']));
+    const m = event.mirror || {};
+    const facts = [m.state || 'unknown'];
+    if (m.aws_event_id) facts.push('AWS id ' + m.aws_event_id);
+    if (m.attempts) facts.push(m.attempts + ' attempt' + (m.attempts === 1 ? '' : 's'));
+    if (m.not_before_ms) facts.push('not before ' + new Date(m.not_before_ms).toISOString());
+    if (m.error) facts.push(m.error);
+    $('detail-mirror').replaceChildren(el('span', { class: 'mirror-' + (m.state || 'unknown'), 'data-state': m.state || 'unknown' },
+                                          facts.join(' · ')));
     $('detail-json').textContent = JSON.stringify(event.event, null, 2);
     $('detail').scrollIntoView({ block: 'nearest' });
   } catch (error) {
@@ -316,11 +479,14 @@ function start() {
     sessionStorage.setItem('cabruca-token', state.token);
     $('token-form').hidden = true;
     refreshStats();
+    refreshSystem();
     loadEvents();
   });
   refreshStats();
+  refreshSystem();
   loadEvents();
   setInterval(refreshStats, 5000);
+  setInterval(refreshSystem, 3000);
 }
 
 document.addEventListener('DOMContentLoaded', start);
