@@ -537,6 +537,11 @@ cab_status_t
 //  A key of the id tables.
 #define CABI_ID_KEY(id) ((void *)(uintptr_t)(id))
 
+//  A new table keyed by ids (CABI_ID_KEY: the key is the id itself, not
+//  copied, not freed). NULL when out of memory.
+zhashx_t *
+    cabi_id_table (void);
+
 //  The "delivery" object of STATUS-REPLY. New reference.
 json_t *
     cabi_delivery_status (cabi_broker_t *self);

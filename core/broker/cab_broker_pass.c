@@ -36,8 +36,8 @@ s_id_compare (const void *a, const void *b)
     return a < b ? -1 : a > b ? 1 : 0;
 }
 
-static zhashx_t *
-s_id_table (void)
+zhashx_t *
+cabi_id_table (void)
 {
     zhashx_t *table = zhashx_new ();
     if (table) {
@@ -371,8 +371,8 @@ cabi_delivery_setup (cabi_broker_t *self, cab_error_t *error)
     config->rules_document = NULL;
     self->match_capacity = CAB_RULES_MAX + 1000;
     self->matches = (size_t *)calloc (self->match_capacity, sizeof (size_t));
-    self->deliveries = s_id_table ();
-    self->settling = s_id_table ();
+    self->deliveries = cabi_id_table ();
+    self->settling = cabi_id_table ();
     self->queues = zhashx_new ();
     self->orphans = zhashx_new ();
     self->sender_wait = zlistx_new ();

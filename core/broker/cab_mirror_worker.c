@@ -103,22 +103,6 @@ typedef struct {
     bool drained;               //  "DRAINED" said
 } s_worker_t;
 
-static size_t
-s_id_hash (const void *key)
-{
-    uint64_t x = (uint64_t)(uintptr_t)key;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return (size_t)x;
-}
-
-static int
-s_id_compare (const void *a, const void *b)
-{
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-
 static void
 s_row_free (void **item_p)
 {
@@ -233,36 +217,26 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     char text[S_ERROR_MAX];
     cab_error_t error;
     cab_error_clear (&error);
-    //  One parse for the budget: source, detail-type and the entry size as
-    //  AWS computes it (as cab_putevents builds the entry: the detail
-    //  serialised compact, key order kept). The sender parses again and
-    //  refuses what cannot be an entry (then a dead letter).
-    json_t *root = json_loadb (record->text, record->length, JSON_REJECT_DUPLICATES, NULL);
-    json_t *detail = json_object_get (root, "detail");
-    const char *source = json_string_value (json_object_get (root, "source"));
-    const char *detail_type = json_string_value (json_object_get (root, "detail-type"));
-    char *detail_text =
-        json_is_object (detail) ? json_dumps (detail, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    if (!source || !detail_type || !detail_text) {
-        //  It can never be a PutEvents entry: a dead letter at once.
-        cab_status_t status = !root ? CAB_ERR_INVALID_JSON : CAB_ERR_INVALID_ENVELOPE;
-        json_decref (root);
-        free (detail_text);
-        snprintf (text, sizeof text, "%s: %s", cab_status_name (status),
-                  !root ? "the stored event is not JSON"
-                        : "source, detail-type and detail are needed for a PutEvents entry");
+    //  One parse: the PutEvents entry, built once, gives the size as AWS
+    //  computes it and goes to the sender as it is; source and detail-type
+    //  come from the store's columns. An event that cannot be an entry is a
+    //  dead letter at once.
+    cab_putevents_entry_t entry;
+    memset (&entry, 0, sizeof entry);
+    cab_status_t built = cab_putevents_entry_build (
+        record->text, record->length, cab_mirror_bus_name (self->mirror), &entry, &error);
+    if (built == CAB_ERR_NOMEM) {
+        zhashx_delete (self->rows, CABI_ID_KEY (record->seq));
+        return false;
+    }
+    if (built != CAB_OK) {
+        snprintf (text, sizeof text, "%s: %.400s", cab_status_name (built), error.text);
         s_outcome (self, row, CAB_MIRRORED_DEAD, NULL, text, 0, 0);
         return true;
     }
-    size_t size = cab_putevents_entry_size (source, detail_type, detail_text, NULL, 0,
-                                            json_is_string (json_object_get (root, "time")));
-    free (detail_text);
-    size_t index;
-    json_t *resource;
-    json_array_foreach (json_object_get (root, "resources"), index, resource)
-    {
-        size += json_string_length (resource);
-    }
+    const char *source = record->source;
+    const char *detail_type = record->detail_type;
+    size_t size = entry.size;
     size_t count = 0;
     const char *names[S_MATCH_MAX];
     cab_error_t match_error;
@@ -271,7 +245,7 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
                          &count, &match_error) != CAB_OK)
         count = 0;
     size_t named = count < S_MATCH_MAX ? count : S_MATCH_MAX;
-    for (index = 0; index < named; index++) {
+    for (size_t index = 0; index < named; index++) {
         const cab_rule_t *rule = cab_rules_get (self->rules, self->matches[index]);
         names[index] = rule ? rule->name : "";
     }
@@ -286,17 +260,19 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
                                 .deferred_before = record->deferred};
     cab_status_t status =
         cab_budget_decide (self->budget, &event, s_now (self), &row->decision, &error);
-    json_decref (root);
     if (status != CAB_OK) {
+        cab_putevents_entry_clear (&entry);
         snprintf (text, sizeof text, "%s: %.400s", cab_status_name (status), error.text);
         s_outcome (self, row, CAB_MIRRORED_DEAD, NULL, text, 0, 0);
         return true;
     }
     row->decided = true;
+    if (row->decision.action != CAB_BUDGET_MIRROR)
+        cab_putevents_entry_clear (&entry);
     switch (row->decision.action) {
         case CAB_BUDGET_MIRROR:
-            status =
-                cab_mirror_submit (self->mirror, record->seq, record->text, record->length, &error);
+            status = cab_mirror_submit_entry (self->mirror, record->seq, &entry, &error);
+            cab_putevents_entry_clear (&entry);
             if (status == CAB_OK) {
                 row->where = S_SUBMITTED;
                 return true;
@@ -821,14 +797,10 @@ s_setup (s_worker_t *self, s_args_t *args)
     self->region = s_strdup_or_null (config->mirror_region);
     self->bus = strdup (config->mirror_bus_name ? config->mirror_bus_name : CAB_MIRROR_TARGET);
     self->data_dir = s_strdup_or_null (config->data_dir);
-    self->rows = zhashx_new ();
+    self->rows = cabi_id_table ();
     if ((config->mirror_endpoint && !self->endpoint) || (config->mirror_region && !self->region) ||
         !self->bus || (config->data_dir && !self->data_dir) || !self->rows)
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
-    zhashx_set_key_hasher (self->rows, s_id_hash);
-    zhashx_set_key_comparator (self->rows, s_id_compare);
-    zhashx_set_key_duplicator (self->rows, NULL);
-    zhashx_set_key_destructor (self->rows, NULL);
     zhashx_set_destructor (self->rows, s_row_free);
     cab_mirror_config_t *sc = &self->sender_config;
     sc->endpoint = self->endpoint;

@@ -142,10 +142,12 @@ s_ini_credentials (void *arg, const char *key, const char *value)
 {
     s_ini_state_t *state = arg;
     cab_aws_credentials_t *c = state->credentials;
+    //  An empty key or secret is no credential (as the AWS SDKs treat it).
     if (strcmp (key, "aws_access_key_id") == 0)
-        state->key = s_set_str (c->access_key_id, sizeof c->access_key_id, value);
+        state->key = *value && s_set_str (c->access_key_id, sizeof c->access_key_id, value);
     else if (strcmp (key, "aws_secret_access_key") == 0)
-        state->secret = s_set_str (c->secret_access_key, sizeof c->secret_access_key, value);
+        state->secret =
+            *value && s_set_str (c->secret_access_key, sizeof c->secret_access_key, value);
     else if (strcmp (key, "aws_session_token") == 0)
         s_set_str (c->session_token, sizeof c->session_token, value);
     else if (strcmp (key, "region") == 0 && state->region)
@@ -321,6 +323,14 @@ s_from_container (cab_aws_credentials_t *c, s_buffer_t *buffer, cab_error_t *err
                                   token_file);
         token = s_trim (file_token);
     }
+    //  A token with a control character would inject a header: refused.
+    for (const char *at = token; at && *at; at++)
+        if ((unsigned char)*at < 0x20 || *at == 0x7f) {
+            free (file_token);
+            return cab_error_set (error, CAB_ERR_INVALID_CONFIG, NULL,
+                                  "AWS_CONTAINER_AUTHORIZATION_TOKEN: a control character "
+                                  "in the token");
+        }
     if (token)
         snprintf (header, sizeof header, "Authorization: %s", token);
     free (file_token);

@@ -271,20 +271,41 @@ cab_mirror_submit (cab_mirror_t *self, int64_t key, const char *event_text, size
     if (self->pending >= self->config.max_queue)
         return cab_error_set (error, CAB_ERR_BUSY, NULL, "mirror queue is full (%zu events)",
                               self->config.max_queue);
+    cab_putevents_entry_t entry;
+    memset (&entry, 0, sizeof entry);
+    cab_status_t status =
+        cab_putevents_entry_build (event_text, length, self->bus_name, &entry, error);
+    if (status == CAB_OK)
+        status = cab_mirror_submit_entry (self, key, &entry, error);
+    cab_putevents_entry_clear (&entry);
+    return status;
+}
+
+cab_status_t
+cab_mirror_submit_entry (cab_mirror_t *self, int64_t key, cab_putevents_entry_t *entry,
+                         cab_error_t *error)
+{
+    if (!entry || !entry->json)
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "mirror: no entry");
+    if (self->pending >= self->config.max_queue)
+        return cab_error_set (error, CAB_ERR_BUSY, NULL, "mirror queue is full (%zu events)",
+                              self->config.max_queue);
     s_item_t *item = calloc (1, sizeof *item);
     if (!item)
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, NULL);
-    cab_status_t status =
-        cab_putevents_entry_build (event_text, length, self->bus_name, &item->entry, error);
-    if (status != CAB_OK) {
-        free (item);
-        return status;
-    }
+    item->entry = *entry;
+    memset (entry, 0, sizeof *entry);
     item->key = key;
     s_push (&self->ready, item);
     self->pending++;
     self->stats.submitted++;
     return CAB_OK;
+}
+
+const char *
+cab_mirror_bus_name (cab_mirror_t *self)
+{
+    return self->bus_name;
 }
 
 static void

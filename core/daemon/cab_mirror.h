@@ -42,6 +42,7 @@
 #ifndef CAB_MIRROR_H_INCLUDED
 #define CAB_MIRROR_H_INCLUDED
 
+#include "cab_putevents.h"
 #include "cabruca.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -132,6 +133,19 @@ void
 cab_status_t
     cab_mirror_submit (cab_mirror_t *self, int64_t key, const char *event_text, size_t length,
                        cab_error_t *error);
+
+//  Queue an entry the caller built with cab_putevents_entry_build (for
+//  this mirror's bus_name) under `key`: the same as cab_mirror_submit
+//  without parsing the event again. On CAB_OK the mirror owns the entry's
+//  text and *entry is zeroed; on error (CAB_ERR_BUSY, CAB_ERR_NOMEM, no
+//  result will come) the caller keeps it and clears it.
+cab_status_t
+    cab_mirror_submit_entry (cab_mirror_t *self, int64_t key, cab_putevents_entry_t *entry,
+                             cab_error_t *error);
+
+//  The EventBusName this mirror puts in its entries (borrowed).
+const char *
+    cab_mirror_bus_name (cab_mirror_t *self);
 
 //  Do one round of work: start requests for ready events, wait up to
 //  `timeout_ms` for network activity (0: do not wait), handle completed

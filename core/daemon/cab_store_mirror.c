@@ -277,7 +277,8 @@ cab_store_outbox_scan (cab_store_t *self, int64_t after_seq, int64_t now_ms, siz
     int rc;
     sqlite3_stmt *stmt = cabi_store_stmt (
         self, CABI_STMT_OUTBOX_SCAN,
-        "SELECT o.seq, o.not_before_ms, o.deferred, o.attempts, e.received_ms, e.text"
+        "SELECT o.seq, o.not_before_ms, o.deferred, o.attempts, e.received_ms, e.text,"
+        " e.source, e.detail_type"
         " FROM outbox o NOT INDEXED CROSS JOIN events e ON e.seq = o.seq"
         " WHERE o.seq > ?1 AND o.not_before_ms <= ?2 ORDER BY o.seq LIMIT ?3",
         &rc);
@@ -297,7 +298,9 @@ cab_store_outbox_scan (cab_store_t *self, int64_t after_seq, int64_t now_ms, siz
         record.received_ms = sqlite3_column_int64 (stmt, 4);
         record.text = (const char *)sqlite3_column_text (stmt, 5);
         record.length = (size_t)sqlite3_column_bytes (stmt, 5);
-        if (!record.text) {
+        record.source = (const char *)sqlite3_column_text (stmt, 6);
+        record.detail_type = (const char *)sqlite3_column_text (stmt, 7);
+        if (!record.text || !record.source || !record.detail_type) {
             rc = SQLITE_NOMEM;
             break;
         }

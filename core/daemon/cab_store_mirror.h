@@ -88,6 +88,8 @@ typedef struct {
     bool deferred;                  //  DEFERRED before (the budget must not count it again)
     int attempts;                   //  FAILED outcomes so far
     int64_t received_ms;            //  when the store appended the event
+    const char *source;             //  the event's source (the store's column)
+    const char *detail_type;        //  the event's detail-type (the store's column)
     const char *text;               //  the event's JSON text
     size_t length;
 } cab_outbox_record_t;

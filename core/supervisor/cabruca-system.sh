@@ -86,6 +86,7 @@ JSON
 cat >&2 <<TEXT
 cabruca: starting the supervisor, the broker and the four agents (configuration in $RUN).
   what happened:   CABRUCA_BROKER=$ENDPOINT $BIN/cabruca status
+  cloud mirror:    CABRUCA_BROKER=$ENDPOINT $BIN/cabruca budget   (and: cabruca mirror status)
   the programs:    CABRUCA_SUPERVISOR=ipc://$RUN/supervisor.ipc $BIN/cabruca supervisor status
   live events:     $BIN/cabruca tail --store $RUN/events.db
   the dashboard:   http://$LISTEN/ (see $RUN/logs/dashboard.log for the address)

@@ -5,7 +5,7 @@
     The input is split at the first "\n====\n": the credentials file, then
     the config file; a first line "#profile NAME" selects AWS_PROFILE (the
     parser skips it as a comment). Both are written to a temporary
-    directory the environment points at; the environment holds no keys and
+    directory (one per input) the environment points at; the environment holds no keys and
     the container and instance metadata sources are off, so nothing leaves
     the process.
 
@@ -24,8 +24,22 @@
 static char s_dir[64];
 static char s_credentials[128], s_config[128];
 
+//  A directory of its own for each input, gone when the input is done
+//  (libFuzzer ends a timed run without running atexit handlers).
 static void
-s_cleanup (void)
+s_make_dir (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/cab-fuzz-aws-XXXXXX");
+    if (!mkdtemp (s_dir))
+        abort ();
+    snprintf (s_credentials, sizeof s_credentials, "%s/credentials", s_dir);
+    snprintf (s_config, sizeof s_config, "%s/config", s_dir);
+    setenv ("AWS_SHARED_CREDENTIALS_FILE", s_credentials, 1);
+    setenv ("AWS_CONFIG_FILE", s_config, 1);
+}
+
+static void
+s_remove_dir (void)
 {
     unlink (s_credentials);
     unlink (s_config);
@@ -37,12 +51,6 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    snprintf (s_dir, sizeof s_dir, "/tmp/cab-fuzz-aws-XXXXXX");
-    if (!mkdtemp (s_dir))
-        abort ();
-    snprintf (s_credentials, sizeof s_credentials, "%s/credentials", s_dir);
-    snprintf (s_config, sizeof s_config, "%s/config", s_dir);
-    atexit (s_cleanup);
     static const char *const cleared[] = {"AWS_ACCESS_KEY_ID",
                                           "AWS_SECRET_ACCESS_KEY",
                                           "AWS_SESSION_TOKEN",
@@ -60,8 +68,6 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
         unsetenv (*name);
     setenv ("AWS_EC2_METADATA_DISABLED", "true", 1);
     setenv ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9", 1);
-    setenv ("AWS_SHARED_CREDENTIALS_FILE", s_credentials, 1);
-    setenv ("AWS_CONFIG_FILE", s_config, 1);
     return 0;
 }
 
@@ -84,11 +90,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         if (memcmp (data + at, "\n====\n", 6) == 0)
             split = data + at;
     size_t first = split ? (size_t)(split - data) : size;
+    s_make_dir ();
     s_write (s_credentials, data, first);
     if (split)
         s_write (s_config, split + 6, size - first - 6);
-    else
-        unlink (s_config);
     unsetenv ("AWS_PROFILE");
     if (size > 9 && memcmp (data, "#profile ", 9) == 0) {
         char profile[65];
@@ -104,8 +109,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     cab_error_t error;
     cab_error_clear (&error);
     cab_aws_creds_t *creds = cab_aws_creds_new (&error);
-    if (!creds)
+    if (!creds) {
+        s_remove_dir ();
         return 0;
+    }
     cab_aws_credentials_t found;
     memset (&found, 0x5a, sizeof found);
     cab_status_t status = cab_aws_creds_get (creds, 1794825000, &found, &error);
@@ -115,10 +122,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         FUZZ_ASSERT (memchr (found.access_key_id, 0, sizeof found.access_key_id));
         FUZZ_ASSERT (memchr (found.secret_access_key, 0, sizeof found.secret_access_key));
         FUZZ_ASSERT (memchr (found.session_token, 0, sizeof found.session_token));
-        //  KNOWN ISSUE (docs/robustness.md, "Findings"): an empty value
-        //  ("aws_secret_access_key =") counts as found, so credentials with
-        //  an empty key or secret come back. corpus/aws_creds/regress-empty-
-        //  secret. Once fixed in cab_aws_creds.c, assert both non-empty here.
+        //  An empty value ("aws_secret_access_key =") is no credential
+        //  (docs/robustness.md, finding 10; corpus/aws_creds/regress-empty-secret).
+        FUZZ_ASSERT (found.access_key_id[0] && found.secret_access_key[0]);
         FUZZ_ASSERT (strcmp (found.source, "shared-credentials-file") == 0 ||
                      strcmp (found.source, "shared-config-file") == 0);
         FUZZ_ASSERT (found.expiration == 0);
@@ -143,5 +149,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                      status == CAB_ERR_TOO_LARGE);
         FUZZ_ASSERT (memchr (endpoint, 0, sizeof endpoint));
     }
+    s_remove_dir ();
     return 0;
 }

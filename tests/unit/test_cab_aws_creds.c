@@ -151,6 +151,13 @@ START_TEST (test_shared_files_profiles)
     setenv ("AWS_PROFILE", "nobody", 1);
     ck_assert_int_eq (s_get (&c), CAB_ERR_NOT_FOUND);
 
+    //  An empty key or secret is no credential (the chain goes on).
+    s_write (".aws/credentials", "[blank]\naws_access_key_id = BLANKKEY\n"
+                                 "aws_secret_access_key =\n");
+    setenv ("AWS_PROFILE", "blank", 1);
+    ck_assert_int_eq (s_get (&c), CAB_ERR_NOT_FOUND);
+    setenv ("AWS_PROFILE", "nobody", 1);
+
     //  AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE move the files.
     s_write ("other-credentials", "[nobody]\naws_access_key_id = OTHERKEY\n"
                                   "aws_secret_access_key = othersecret\n");
@@ -298,6 +305,11 @@ START_TEST (test_container)
     setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong", 1);
     setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path, 1);
     ck_assert_int_eq (s_get (&c), CAB_OK);
+    //  A token that would add a header line is refused, not sent.
+    unsetenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
+    setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer s3cr3t\r\nX-Injected: 1", 1);
+    ck_assert_int_eq (s_get (&c), CAB_ERR_INVALID_CONFIG);
+    setenv ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", path, 1);
     //  Environment keys come before the container.
     setenv ("AWS_ACCESS_KEY_ID", "ENVKEY", 1);
     setenv ("AWS_SECRET_ACCESS_KEY", "envsecret", 1);
