@@ -91,6 +91,8 @@ case "${1:-}" in
         if stage default; then
             log "make check"
             make -C "$BUILD" -j"$JOBS" check
+            log "the benchmark programs still build (make bench-build)"
+            make -C "$BUILD" -j"$JOBS" bench-build
         fi
         if stage asan; then
             configure_extra "$BUILD-asan" --enable-sanitizers --enable-werror

@@ -19,7 +19,7 @@
          "allow_remote": false,
          "mirror": {"enabled": true, "dry_run": false, "bus_name": "cabruca-agents-bus",
                     "endpoint": null, "region": null, "max_in_flight": 8,
-                    "max_queue": 10000, "request_timeout_ms": 10000,
+                    "max_queue": 2000, "request_timeout_ms": 10000,
                     "failed_retry_ms": 60000, "backoff_base_ms": 100,
                     "backoff_cap_ms": 20000, "max_attempts": 0, "cloud_rules": null},
          "budget": {...cab_budget's section, docs/budget.md...}}
@@ -68,7 +68,7 @@ cab_broker_config_new (void)
     self->sweep_every_ms = 1000;
     self->mirror_enabled = true;
     self->mirror_max_in_flight = 8;
-    self->mirror_max_queue = 10000;
+    self->mirror_max_queue = 2000;
     self->mirror_request_timeout_ms = 10000;
     self->mirror_failed_retry_ms = 60000;
     //  Validators pay off only with cores to spare: the broker thread, the

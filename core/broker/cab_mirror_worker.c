@@ -217,26 +217,30 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     char text[S_ERROR_MAX];
     cab_error_t error;
     cab_error_clear (&error);
-    //  One parse: the PutEvents entry, built once, gives the size as AWS
-    //  computes it and goes to the sender as it is; source and detail-type
-    //  come from the store's columns. An event that cannot be an entry is a
-    //  dead letter at once.
-    cab_putevents_entry_t entry;
-    memset (&entry, 0, sizeof entry);
-    cab_status_t built = cab_putevents_entry_build (
-        record->text, record->length, cab_mirror_bus_name (self->mirror), &entry, &error);
-    if (built == CAB_ERR_NOMEM) {
+    //  One parse: the budget needs the entry size as AWS computes it
+    //  (counted without building the entry); the entry itself is built from
+    //  the same tree only for a MIRROR verdict. Source and detail-type come
+    //  from the store's columns. An event that cannot be an entry is a dead
+    //  letter at once.
+    json_error_t jerror;
+    json_t *root = json_loadb (record->text, record->length, JSON_REJECT_DUPLICATES, &jerror);
+    size_t size = 0;
+    cab_status_t checked = root ? cab_putevents_entry_size_json (root, &size, &error)
+                                : cab_error_set (&error, CAB_ERR_INVALID_JSON, NULL, "%s: %s",
+                                                 "the stored event is not JSON", jerror.text);
+    if (checked == CAB_ERR_NOMEM) {
+        json_decref (root);
         zhashx_delete (self->rows, CABI_ID_KEY (record->seq));
         return false;
     }
-    if (built != CAB_OK) {
-        snprintf (text, sizeof text, "%s: %.400s", cab_status_name (built), error.text);
+    if (checked != CAB_OK) {
+        json_decref (root);
+        snprintf (text, sizeof text, "%s: %.400s", cab_status_name (checked), error.text);
         s_outcome (self, row, CAB_MIRRORED_DEAD, NULL, text, 0, 0);
         return true;
     }
     const char *source = record->source;
     const char *detail_type = record->detail_type;
-    size_t size = entry.size;
     size_t count = 0;
     const char *names[S_MATCH_MAX];
     cab_error_t match_error;
@@ -261,17 +265,22 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     cab_status_t status =
         cab_budget_decide (self->budget, &event, s_now (self), &row->decision, &error);
     if (status != CAB_OK) {
-        cab_putevents_entry_clear (&entry);
+        json_decref (root);
         snprintf (text, sizeof text, "%s: %.400s", cab_status_name (status), error.text);
         s_outcome (self, row, CAB_MIRRORED_DEAD, NULL, text, 0, 0);
         return true;
     }
     row->decided = true;
-    if (row->decision.action != CAB_BUDGET_MIRROR)
-        cab_putevents_entry_clear (&entry);
+    cab_putevents_entry_t entry;
+    memset (&entry, 0, sizeof entry);
+    if (row->decision.action == CAB_BUDGET_MIRROR)
+        status = cab_putevents_entry_build_json (root, cab_mirror_bus_name (self->mirror), &entry,
+                                                 &error);
+    json_decref (root);
     switch (row->decision.action) {
         case CAB_BUDGET_MIRROR:
-            status = cab_mirror_submit_entry (self->mirror, record->seq, &entry, &error);
+            if (status == CAB_OK)
+                status = cab_mirror_submit_entry (self->mirror, record->seq, &entry, &error);
             cab_putevents_entry_clear (&entry);
             if (status == CAB_OK) {
                 row->where = S_SUBMITTED;
@@ -813,7 +822,7 @@ s_setup (s_worker_t *self, s_args_t *args)
     sc->backoff_cap_ms = config->mirror_backoff_cap_ms;
     sc->max_attempts = config->mirror_max_attempts;
     sc->request_timeout_ms = config->mirror_request_timeout_ms;
-    self->max_queue = config->mirror_max_queue ? config->mirror_max_queue : 10000;
+    self->max_queue = config->mirror_max_queue ? config->mirror_max_queue : 2000;
     self->failed_retry_ms = config->mirror_failed_retry_ms;
     self->clock = config->mirror_clock;
     self->clock_arg = config->mirror_clock_arg;
@@ -824,6 +833,8 @@ s_setup (s_worker_t *self, s_args_t *args)
     self->store = cab_store_new_readonly (config->store_path, error);
     if (!self->store)
         return error->code;
+    //  It reads the newest rows once, in order: a small page cache will do.
+    cab_store_set_cache_size (self->store, 1024);
     self->budget = cab_budget_new (config->budget, error);
     if (!self->budget)
         return error->code;

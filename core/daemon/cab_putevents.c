@@ -42,6 +42,101 @@ s_envelope_error (cab_error_t *error, const char *path, const char *what)
     return cab_error_set (error, CAB_ERR_INVALID_ENVELOPE, path, "%s", what);
 }
 
+//  Check the envelope fields an entry needs; the entry size as AWS computes
+//  it into *size_p (the detail serialised compact, key order kept, counted
+//  without building the text).
+static cab_status_t
+s_entry_check (const json_t *event, size_t *size_p, cab_error_t *error)
+{
+    if (!json_is_object (event))
+        return s_envelope_error (error, "", "an event must be a JSON object");
+    json_t *source = json_object_get (event, "source");
+    json_t *detail_type = json_object_get (event, "detail-type");
+    json_t *detail = json_object_get (event, "detail");
+    json_t *resources = json_object_get (event, "resources");
+    json_t *time = json_object_get (event, "time");
+    if (!json_is_string (source) || !json_is_string (detail_type))
+        return s_envelope_error (error, json_is_string (source) ? "/detail-type" : "/source",
+                                 "must be a string");
+    if (!json_is_object (detail))
+        return s_envelope_error (error, "/detail", "must be an object");
+    if (resources && !json_is_array (resources))
+        return s_envelope_error (error, "/resources", "must be an array of strings");
+    size_t size = json_string_length (source) + json_string_length (detail_type);
+    size += json_dumpb (detail, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t index;
+    json_t *item;
+    json_array_foreach (resources, index, item)
+    {
+        if (!json_is_string (item))
+            return s_envelope_error (error, "/resources", "must be an array of strings");
+        size += json_string_length (item);
+    }
+    if (time) {
+        int64_t millis;
+        if (!json_is_string (time) || cab_time_parse (json_string_value (time), &millis) != CAB_OK)
+            return s_envelope_error (error, "/time", "must be an ISO 8601 UTC time");
+        size += 14;
+    }
+    if (size >= CAB_PUTEVENTS_MAX_SIZE)
+        return cab_error_set (error, CAB_ERR_TOO_LARGE, NULL,
+                              "entry size %zu bytes is over the PutEvents limit (%d)", size,
+                              CAB_PUTEVENTS_MAX_SIZE);
+    *size_p = size;
+    return CAB_OK;
+}
+
+cab_status_t
+cab_putevents_entry_size_json (const json_t *event, size_t *size_p, cab_error_t *error)
+{
+    size_t size = 0;
+    cab_status_t status = s_entry_check (event, &size, error);
+    if (size_p)
+        *size_p = status == CAB_OK ? size : 0;
+    return status;
+}
+
+cab_status_t
+cab_putevents_entry_build_json (const json_t *event, const char *bus_name,
+                                cab_putevents_entry_t *entry, cab_error_t *error)
+{
+    memset (entry, 0, sizeof *entry);
+    size_t size = 0;
+    cab_status_t status = s_entry_check (event, &size, error);
+    if (status != CAB_OK)
+        return status;
+    char *detail_text =
+        json_dumps (json_object_get (event, "detail"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_t *entry_json = json_object ();
+    json_t *resources = json_object_get (event, "resources");
+    json_t *time = json_object_get (event, "time");
+    int64_t millis = 0;
+    if (time)
+        cab_time_parse (json_string_value (time), &millis);  //  Checked above
+    if (!detail_text || !entry_json ||
+        json_object_set (entry_json, "Source", json_object_get (event, "source")) ||
+        json_object_set (entry_json, "DetailType", json_object_get (event, "detail-type")) ||
+        json_object_set_new (entry_json, "Detail", json_string (detail_text)) ||
+        (json_array_size (resources) > 0 && json_object_set (entry_json, "Resources", resources)) ||
+        //  AWS JSON 1.1 timestamps are epoch seconds; keep whole seconds.
+        (time && json_object_set_new (entry_json, "Time", json_integer (millis / 1000))) ||
+        (bus_name && *bus_name &&
+         json_object_set_new (entry_json, "EventBusName", json_string (bus_name))))
+        status = cab_error_set (error, CAB_ERR_NOMEM, NULL, NULL);
+    if (status == CAB_OK) {
+        entry->json = json_dumps (entry_json, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!entry->json)
+            status = cab_error_set (error, CAB_ERR_NOMEM, NULL, NULL);
+        else {
+            entry->json_length = strlen (entry->json);
+            entry->size = size;
+        }
+    }
+    free (detail_text);
+    json_decref (entry_json);
+    return status;
+}
+
 cab_status_t
 cab_putevents_entry_build (const char *event_text, size_t length, const char *bus_name,
                            cab_putevents_entry_t *entry, cab_error_t *error)
@@ -51,84 +146,7 @@ cab_putevents_entry_build (const char *event_text, size_t length, const char *bu
     json_t *event = json_loadb (event_text, length, JSON_REJECT_DUPLICATES, &jerror);
     if (!event)
         return cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s", jerror.text);
-    cab_status_t status = CAB_OK;
-    json_t *entry_json = NULL;
-    char *detail_text = NULL;
-    if (!json_is_object (event)) {
-        status = s_envelope_error (error, "", "an event must be a JSON object");
-        goto done;
-    }
-    json_t *source = json_object_get (event, "source");
-    json_t *detail_type = json_object_get (event, "detail-type");
-    json_t *detail = json_object_get (event, "detail");
-    json_t *resources = json_object_get (event, "resources");
-    json_t *time = json_object_get (event, "time");
-    if (!json_is_string (source) || !json_is_string (detail_type)) {
-        status = s_envelope_error (error, json_is_string (source) ? "/detail-type" : "/source",
-                                   "must be a string");
-        goto done;
-    }
-    if (!json_is_object (detail)) {
-        status = s_envelope_error (error, "/detail", "must be an object");
-        goto done;
-    }
-    if (resources && !json_is_array (resources)) {
-        status = s_envelope_error (error, "/resources", "must be an array of strings");
-        goto done;
-    }
-    detail_text = json_dumps (detail, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    entry_json = json_object ();
-    if (!detail_text || !entry_json) {
-        status = cab_error_set (error, CAB_ERR_NOMEM, NULL, NULL);
-        goto done;
-    }
-    size_t size = json_string_length (source) + json_string_length (detail_type);
-    size += strlen (detail_text);
-    json_object_set (entry_json, "Source", source);
-    json_object_set (entry_json, "DetailType", detail_type);
-    json_object_set_new (entry_json, "Detail", json_string (detail_text));
-    if (resources && json_array_size (resources) > 0) {
-        size_t index;
-        json_t *item;
-        json_array_foreach (resources, index, item)
-        {
-            if (!json_is_string (item)) {
-                status = s_envelope_error (error, "/resources", "must be an array of strings");
-                goto done;
-            }
-            size += json_string_length (item);
-        }
-        json_object_set (entry_json, "Resources", resources);
-    }
-    if (time) {
-        int64_t millis;
-        if (!json_is_string (time) ||
-            cab_time_parse (json_string_value (time), &millis) != CAB_OK) {
-            status = s_envelope_error (error, "/time", "must be an ISO 8601 UTC time");
-            goto done;
-        }
-        //  AWS JSON 1.1 timestamps are epoch seconds; keep whole seconds.
-        json_object_set_new (entry_json, "Time", json_integer (millis / 1000));
-        size += 14;
-    }
-    if (bus_name && *bus_name)
-        json_object_set_new (entry_json, "EventBusName", json_string (bus_name));
-    if (size >= CAB_PUTEVENTS_MAX_SIZE) {
-        status = cab_error_set (error, CAB_ERR_TOO_LARGE, NULL,
-                                "entry size %zu bytes is over the PutEvents limit (%d)", size,
-                                CAB_PUTEVENTS_MAX_SIZE);
-        goto done;
-    }
-    entry->json = json_dumps (entry_json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!entry->json) {
-        status = cab_error_set (error, CAB_ERR_NOMEM, NULL, NULL);
-        goto done;
-    }
-    entry->json_length = strlen (entry->json);
-    entry->size = size;
-done:
-    free (detail_text);
-    json_decref (entry_json);
+    cab_status_t status = cab_putevents_entry_build_json (event, bus_name, entry, error);
     json_decref (event);
     return status;
 }

@@ -63,6 +63,19 @@ cab_status_t
     cab_putevents_entry_build (const char *event_text, size_t length, const char *bus_name,
                                cab_putevents_entry_t *entry, cab_error_t *error);
 
+//  The same checks and entry size as cab_putevents_entry_build for an
+//  event already parsed (borrowed), without building the entry: *size_p
+//  (may be NULL) gets the size, 0 on error. Errors as
+//  cab_putevents_entry_build but CAB_ERR_INVALID_JSON.
+cab_status_t
+    cab_putevents_entry_size_json (const json_t *event, size_t *size_p, cab_error_t *error);
+
+//  cab_putevents_entry_build for an event already parsed (borrowed).
+//  Errors as cab_putevents_entry_build but CAB_ERR_INVALID_JSON.
+cab_status_t
+    cab_putevents_entry_build_json (const json_t *event, const char *bus_name,
+                                    cab_putevents_entry_t *entry, cab_error_t *error);
+
 //  Free entry->json and zero the entry. Safe on NULL and on a cleared entry.
 void
     cab_putevents_entry_clear (cab_putevents_entry_t *entry);

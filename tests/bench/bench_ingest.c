@@ -25,12 +25,13 @@
 
     usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-l SECONDS] [-S STORED]
                         [-G RATE,...] [-b BROKER] [-s SCHEMAS] [-L LOADTEST|-]
-                        [-v VALIDATORS] [-d normal|full]
+                        [-v VALIDATORS] [-d normal|full] [-M on|off]
     =========================================================================
 */
 #include <cabruca.h>
 #include <czmq.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,7 +474,7 @@ s_usage (void)
     fprintf (stderr,
              "usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-l SECONDS] "
              "[-S STORED] [-G RATE,...] [-b BROKER] [-s SCHEMAS] [-L LOADTEST|-] [-v VALIDATORS] "
-             "[-d normal|full]\n");
+             "[-d normal|full] [-M on|off]\n");
 }
 
 int
@@ -483,8 +484,9 @@ main (int argc, char **argv)
     int runs = 3;
     const char *broker = NULL, *schemas = NULL, *durability = "normal", *loadtest = NULL;
     const char *growth = NULL;
+    bool mirror = true;
     int option;
-    while ((option = getopt (argc, argv, "n:r:R:l:S:G:b:s:L:v:d:")) != -1) {
+    while ((option = getopt (argc, argv, "n:r:R:l:S:G:b:s:L:v:d:M:")) != -1) {
         if (option == 'n')
             total = strtol (optarg, NULL, 10);
         else if (option == 'r')
@@ -505,6 +507,8 @@ main (int argc, char **argv)
             loadtest = optarg;
         else if (option == 'd')
             durability = optarg;
+        else if (option == 'M' && (streq (optarg, "on") || streq (optarg, "off")))
+            mirror = streq (optarg, "on");
         else if (option == 'v')
             validators = strtol (optarg, NULL, 10);
         else {
@@ -556,7 +560,11 @@ main (int argc, char **argv)
                    "\"product-lt-2\": {\"sources\": [\"cabruca.agents.product\"]}, "
                    "\"developer-lt-3\": {\"sources\": [\"cabruca.agents.developer\"]}, "
                    "\"tester-lt-4\": {\"sources\": [\"cabruca.agents.tester\"]}");
-    fprintf (file, "}, \"limits\": {\"max_in_flight\": %d", WINDOW);
+    //  The cloud mirror as a default install runs it: on, in dry-run (never
+    //  to a real bus from a benchmark); -M off measures the broker without it.
+    fprintf (file, "}, \"mirror\": {\"enabled\": %s, \"dry_run\": true}",
+             mirror ? "true" : "false");
+    fprintf (file, ", \"limits\": {\"max_in_flight\": %d", WINDOW);
     if (validators >= 0)
         fprintf (file, ", \"validators\": %ld", validators);
     fprintf (file, "}}\n");

@@ -443,8 +443,11 @@ settled () {
     "$CABRUCA" mirror status --json > "$WORK/mirror.json" 2> "$WORK/err" || return 1
     "$PYTHON3" -c '
 import json, sys
-s = json.load(open(sys.argv[1]))["store"]
-sys.exit(0 if s["accepted"] == 2 and s["dead"] == 1 and s["outbox"] == 0 else 1)' \
+d = json.load(open(sys.argv[1]))
+s, t = d["store"], d["sender"]
+# The sender'"'"'s counters reach the broker a moment after the store'"'"'s rows.
+sys.exit(0 if s["accepted"] == 2 and s["dead"] == 1 and s["outbox"] == 0
+         and t["accepted"] == 2 and t["dead_lettered"] == 1 else 1)' \
         "$WORK/mirror.json"
 }
 wait_for 20 settled || fail "live: not settled: $(cat "$WORK/mirror.json" "$WORK/err")"
