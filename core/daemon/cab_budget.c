@@ -23,46 +23,20 @@ s_time_valid (int64_t now_ms)
     return now_ms >= 0 && now_ms <= S_TIME_MAX;
 }
 
-//  Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian).
-int64_t
-cabi_days_from_civil (int64_t year, unsigned month, unsigned day)
-{
-    year -= month <= 2;
-    int64_t era = (year >= 0 ? year : year - 399) / 400;
-    unsigned yoe = (unsigned)(year - era * 400);
-    unsigned doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-void
-cabi_civil_from_days (int64_t days, int64_t *year, unsigned *month, unsigned *day)
-{
-    days += 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    unsigned doe = (unsigned)(days - era * 146097);
-    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    unsigned mp = (5 * doy + 2) / 153;
-    *day = doy - (153 * mp + 2) / 5 + 1;
-    *month = mp < 10 ? mp + 3 : mp - 9;
-    *year = (int64_t)yoe + era * 400 + (*month <= 2);
-}
-
 cab_status_t
 cab_budget_month (int64_t now_ms, int64_t *start_p, int64_t *end_p)
 {
     if (!s_time_valid (now_ms))
         return CAB_ERR_INVALID_ARGUMENT;
     int64_t year;
-    unsigned month, day;
-    cabi_civil_from_days (now_ms / CABI_DAY_MS, &year, &month, &day);
+    int month, day;
+    cab_time_civil_from_days (now_ms / CABI_DAY_MS, &year, &month, &day);
     if (start_p)
-        *start_p = cabi_days_from_civil (year, month, 1) * CABI_DAY_MS;
+        *start_p = cab_time_days_from_civil (year, month, 1) * CABI_DAY_MS;
     if (end_p)
-        *end_p =
-            cabi_days_from_civil (month == 12 ? year + 1 : year, month == 12 ? 1 : month + 1, 1) *
-            CABI_DAY_MS;
+        *end_p = cab_time_days_from_civil (month == 12 ? year + 1 : year,
+                                           month == 12 ? 1 : month + 1, 1) *
+                 CABI_DAY_MS;
     return CAB_OK;
 }
 
@@ -70,10 +44,10 @@ void
 cabi_budget_iso (int64_t ms, char *buffer, size_t size)
 {
     int64_t year;
-    unsigned month, day;
+    int month, day;
     int64_t days = ms / CABI_DAY_MS, rest = ms % CABI_DAY_MS;
-    cabi_civil_from_days (days, &year, &month, &day);
-    snprintf (buffer, size, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)year, month, day,
+    cab_time_civil_from_days (days, &year, &month, &day);
+    snprintf (buffer, size, "%04lld-%02d-%02dT%02d:%02d:%02dZ", (long long)year, month, day,
               (int)(rest / CABI_HOUR_MS), (int)(rest / 60000 % 60), (int)(rest / 1000 % 60));
 }
 

@@ -95,11 +95,6 @@ size_t
 void
     cabi_budget_roll (cab_budget_t *self, int64_t now_ms);
 
-//  Days since 1970-01-01 of a proleptic Gregorian date, and back.
-int64_t
-    cabi_days_from_civil (int64_t year, unsigned month, unsigned day);
-void
-    cabi_civil_from_days (int64_t days, int64_t *year, unsigned *month, unsigned *day);
 
 //  Format ms as "YYYY-MM-DDThh:mm:ssZ" into buffer (at least 24 bytes).
 void

@@ -33,18 +33,6 @@ s_invalid (unsigned *status_code, const char *parameter, const char *message)
     return dash_api_error ("InvalidArgument", message, parameter);
 }
 
-//  Days from 1970-01-01 to year-month-day (proleptic Gregorian).
-static int64_t
-s_days (int64_t year, int month, int day)
-{
-    year -= month <= 2;
-    int64_t era = (year >= 0 ? year : year - 399) / 400;
-    int64_t yoe = year - era * 400;
-    int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 //  Read exactly count digits at *text into *value.
 static int
 s_digits (const char **text, int count, int *value)
@@ -109,8 +97,8 @@ dash_parse_iso8601 (const char *text, int64_t *ms_p)
     }
     if (*p != '\0')
         return -1;
-    *ms_p = ((s_days (year, month, day) * 86400 + hour * 3600 + minute * 60 + second -
-              offset_min * 60) *
+    *ms_p = ((cab_time_days_from_civil (year, month, day) * 86400 + hour * 3600 + minute * 60 +
+              second - offset_min * 60) *
              1000) +
             millis;
     return 0;

@@ -213,6 +213,18 @@ char *
 cab_status_t
     cab_time_parse (const char *text, int64_t *millis_p);
 
+//  Days since 1970-01-01 of a proleptic Gregorian date (month 1-12, day
+//  1-31; not checked: an impossible date counts on, as 02-30 is 03-02).
+//  Negative before 1970. Does not depend on the time zone.
+int64_t
+    cab_time_days_from_civil (int64_t year, int month, int day);
+
+//  The proleptic Gregorian date of a day number since 1970-01-01 (the
+//  inverse of cab_time_days_from_civil) into *year_p, *month_p (1-12) and
+//  *day_p (1-31); none may be NULL.
+void
+    cab_time_civil_from_days (int64_t days, int64_t *year_p, int *month_p, int *day_p);
+
 #ifdef __cplusplus
 }
 #endif

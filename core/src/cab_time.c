@@ -11,9 +11,8 @@
 #include "cabruca.h"
 #include <time.h>
 
-//  Days since 1970-01-01 of a proleptic Gregorian date.
-static int64_t
-s_days_from_civil (int64_t y, int m, int d)
+int64_t
+cab_time_days_from_civil (int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -23,8 +22,8 @@ s_days_from_civil (int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void
-s_civil_from_days (int64_t z, int64_t *y_p, int *m_p, int *d_p)
+void
+cab_time_civil_from_days (int64_t z, int64_t *y_p, int *m_p, int *d_p)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -67,7 +66,7 @@ cab_time_now (char *buffer)
     int64_t rest = millis % 86400000;
     int64_t year;
     int month, day;
-    s_civil_from_days (days, &year, &month, &day);
+    cab_time_civil_from_days (days, &year, &month, &day);
     if (year > 9999 || year < 0)
         year = 9999;  //  Not reachable before the year 10000.
     s_digits (buffer, year, 4);
@@ -136,7 +135,8 @@ cab_time_parse (const char *text, int64_t *millis_p)
         minute > 59 || second > 59)
         return CAB_ERR_INVALID_ARGUMENT;
     if (millis_p)
-        *millis_p = ((s_days_from_civil (year, month, day) * 24 + hour) * 60 + minute) * 60000 +
-                    (int64_t)second * 1000 + millis;
+        *millis_p =
+            ((cab_time_days_from_civil (year, month, day) * 24 + hour) * 60 + minute) * 60000 +
+            (int64_t)second * 1000 + millis;
     return CAB_OK;
 }

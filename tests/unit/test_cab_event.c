@@ -592,6 +592,26 @@ START_TEST (test_time_parse)
 }
 END_TEST
 
+START_TEST (test_time_civil)
+{
+    ck_assert_int_eq (cab_time_days_from_civil (1970, 1, 1), 0);
+    ck_assert_int_eq (cab_time_days_from_civil (2000, 3, 1), 11017);
+    ck_assert_int_eq (cab_time_days_from_civil (1969, 12, 31), -1);
+    //  Every day from 1600 to 2400 goes there and back.
+    for (int64_t days = -135140; days <= 157054; days++) {
+        int64_t year;
+        int month, day;
+        cab_time_civil_from_days (days, &year, &month, &day);
+        ck_assert (month >= 1 && month <= 12 && day >= 1 && day <= 31);
+        ck_assert_int_eq (cab_time_days_from_civil (year, month, day), days);
+    }
+    int64_t year;
+    int month, day;
+    cab_time_civil_from_days (20779, &year, &month, &day);  //  2026-11-22
+    ck_assert (year == 2026 && month == 11 && day == 22);
+}
+END_TEST
+
 START_TEST (test_time_now)
 {
     char buffer[CAB_TIME_LENGTH + 1];
@@ -757,6 +777,7 @@ main (void)
     suite_add_tcase (suite, hostile);
     TCase *ids = tcase_create ("ids and times");
     tcase_add_test (ids, test_time_parse);
+    tcase_add_test (ids, test_time_civil);
     tcase_add_test (ids, test_time_now);
     tcase_add_test (ids, test_uuid_syntax);
     tcase_add_test (ids, test_uuid_v7_layout);
