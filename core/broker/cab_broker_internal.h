@@ -165,6 +165,38 @@ int
 cabi_batch_t *
     cabi_writer_recv (zactor_t *writer, cabi_task_t **task_p);
 
+//  The store's checkpoints, run off the writer's commit path
+//  (cab_broker_checkpoint.c). Owned by the writer thread.
+typedef struct {
+    zactor_t *actor;        //  The checkpointer, NULL: SQLite's automatic ones
+    int64_t poke_pages;     //  Poke it every this many new log pages
+    int64_t restart_pages;  //  Finish in the writer from this many log pages
+    int64_t poked;          //  Log pages at the last poke
+    int64_t logged_at;      //  Mono ms of the last failure logged
+} cabi_checkpoints_t;
+
+//  Start the checkpointer thread with a checkpointer handle on store's
+//  file, and turn off the checkpoints inside store's commits. Returns
+//  CAB_OK, or the error of cab_store_new_checkpointer / CAB_ERR_NOMEM
+//  (store keeps its automatic checkpoints then).
+cab_status_t
+    cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_t *error);
+
+//  After a commit of store (and after the answer went out): poke the
+//  checkpointer every few new log pages, or copy the last pages here once
+//  the log is long enough to restart.
+void
+    cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store);
+
+//  The writer is idle: have every committed page copied.
+void
+    cabi_checkpoints_idle (cabi_checkpoints_t *self, cab_store_t *store);
+
+//  Stop the checkpointer and give store its automatic checkpoints back;
+//  safe when it never started.
+void
+    cabi_checkpoints_stop (cabi_checkpoints_t *self, cab_store_t *store);
+
 //  Events per chunk handed to a validator.
 #define CABI_CHUNK_MAX 64
 

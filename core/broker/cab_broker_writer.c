@@ -288,6 +288,11 @@ s_writer_actor (zsock_t *pipe, void *arg)
     }
     __atomic_store_n (&stats->last_seq, cab_store_last_seq (store), __ATOMIC_RELAXED);
     s_publish_size (store, stats);
+    //  Checkpoints off the commit path; without a checkpointer (its handle
+    //  could not be opened) the commits checkpoint as SQLite does.
+    cabi_checkpoints_t checkpoints;
+    if (cabi_checkpoints_start (&checkpoints, store, &error) != CAB_OK)
+        zsys_warning ("cabruca-broker: checkpoints stay in the commits: %s", error.text);
     zsock_send (pipe, "sis", "READY", 0, "");
     int64_t size_at = zclock_mono ();
     int64_t sweep_at = zclock_mono () + sweep_every_ms;
@@ -302,6 +307,7 @@ s_writer_actor (zsock_t *pipe, void *arg)
             //  Idle: one sweep step; go on at once while there is more.
             bool more = s_sweep (store, &retention);
             sweep_at = zclock_mono () + (more ? 0 : sweep_every_ms);
+            cabi_checkpoints_idle (&checkpoints, store);
             continue;
         }
         zmsg_t *msg = zmsg_recv (pipe);
@@ -336,7 +342,9 @@ s_writer_actor (zsock_t *pipe, void *arg)
             bool more = s_sweep (store, &retention);
             sweep_at = zclock_mono () + (more ? 0 : sweep_every_ms);
         }
+        cabi_checkpoints_after_commit (&checkpoints, store);
     }
+    cabi_checkpoints_stop (&checkpoints, store);
     cab_store_destroy (&store);
 }
 

@@ -21,11 +21,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-//  WAL pages between automatic checkpoints (SQLite's default is 1,000).
-//  Overridable at compile time for measurements (docs/performance.md).
-#ifndef CAB_STORE_AUTOCHECKPOINT
-#define CAB_STORE_AUTOCHECKPOINT 4000
-#endif
 //  Truncate the WAL back to this size after a checkpoint, bytes.
 #define CAB_STORE_WAL_LIMIT (64 * 1024 * 1024)
 //  How long a statement waits for a lock held by another connection, ms.
@@ -88,6 +83,18 @@ s_open (cab_store_t *self, int flags, cab_error_t *error)
     return CAB_OK;
 }
 
+//  After each commit of the write connection: the log's size, and the
+//  automatic checkpoint when it is on.
+static int
+s_wal_hook (void *arg, sqlite3 *db, const char *name, int pages)
+{
+    cab_store_t *self = (cab_store_t *)arg;
+    self->wal_pages = pages;
+    if (self->auto_checkpoint && pages >= CAB_STORE_CHECKPOINT_PAGES)
+        sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 //  Journal, durability and cache settings of the write connection.
 static cab_status_t
 s_tune (cab_store_t *self, cab_store_durability_t durability, cab_error_t *error)
@@ -107,15 +114,18 @@ s_tune (cab_store_t *self, cab_store_durability_t durability, cab_error_t *error
     char sql[512];
     snprintf (sql, sizeof sql,
               "PRAGMA synchronous = %s;"
-              "PRAGMA wal_autocheckpoint = %d;"
               "PRAGMA journal_size_limit = %d;"
               "PRAGMA temp_store = MEMORY;"
               "PRAGMA cache_size = -%d;",
-              durability == CAB_STORE_FULL ? "FULL" : "NORMAL", CAB_STORE_AUTOCHECKPOINT,
-              CAB_STORE_WAL_LIMIT, CAB_STORE_CACHE_KIB);
+              durability == CAB_STORE_FULL ? "FULL" : "NORMAL", CAB_STORE_WAL_LIMIT,
+              CAB_STORE_CACHE_KIB);
     rc = s_exec (self, sql);
     if (rc != SQLITE_OK)
         return cabi_store_error (self->db, rc, self->path, "cannot configure", error);
+    //  Our WAL hook replaces SQLite's automatic checkpoint (which is one):
+    //  it counts the log's pages and checkpoints as SQLite's would.
+    self->auto_checkpoint = true;
+    sqlite3_wal_hook (self->db, s_wal_hook, self);
     return CAB_OK;
 }
 
@@ -176,9 +186,12 @@ s_read_counters (cab_store_t *self, cab_error_t *error)
     return CAB_OK;
 }
 
+typedef enum { S_WRITER, S_READER, S_CHECKPOINTER } s_mode_t;
+
 static cab_store_t *
-s_new (const char *path, bool readonly, cab_store_durability_t durability, cab_error_t *error)
+s_new (const char *path, s_mode_t mode, cab_store_durability_t durability, cab_error_t *error)
 {
+    bool readonly = mode != S_WRITER;
     if (!path || !*path) {
         cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL, "store: no path given");
         return NULL;
@@ -196,10 +209,15 @@ s_new (const char *path, bool readonly, cab_store_durability_t durability, cab_e
         cab_error_set (error, CAB_ERR_NOMEM, NULL, "store %s: out of memory", path);
         return NULL;
     }
-    self->readonly = readonly;
     cab_status_t status;
     if (readonly) {
-        status = s_open (self, SQLITE_OPEN_READONLY, error);
+        //  A checkpointer opens read-write (a checkpoint writes the
+        //  database file) and is read-only for everything else.
+        self->checkpointer = mode == S_CHECKPOINTER;
+        self->readonly = !self->checkpointer;  //  s_open checks a checkpointer can write
+        status =
+            s_open (self, self->checkpointer ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, error);
+        self->readonly = true;
         if (status == CAB_OK)
             status = cabi_store_check_version (self->db, self->path, error);
     } else {
@@ -221,13 +239,19 @@ s_new (const char *path, bool readonly, cab_store_durability_t durability, cab_e
 cab_store_t *
 cab_store_new (const char *path, cab_store_durability_t durability, cab_error_t *error)
 {
-    return s_new (path, false, durability, error);
+    return s_new (path, S_WRITER, durability, error);
 }
 
 cab_store_t *
 cab_store_new_readonly (const char *path, cab_error_t *error)
 {
-    return s_new (path, true, CAB_STORE_NORMAL, error);
+    return s_new (path, S_READER, CAB_STORE_NORMAL, error);
+}
+
+cab_store_t *
+cab_store_new_checkpointer (const char *path, cab_error_t *error)
+{
+    return s_new (path, S_CHECKPOINTER, CAB_STORE_NORMAL, error);
 }
 
 void
@@ -519,4 +543,47 @@ cab_store_set_cache_size (cab_store_t *self, int64_t kib)
     char sql[64];
     snprintf (sql, sizeof sql, "PRAGMA cache_size = -%lld", (long long)kib);
     return s_exec (self, sql) == SQLITE_OK ? CAB_OK : CAB_ERR_STORE_UNAVAILABLE;
+}
+
+cab_status_t
+cab_store_set_auto_checkpoint (cab_store_t *self, bool automatic)
+{
+    if (!self || self->readonly)
+        return CAB_ERR_INVALID_ARGUMENT;
+    self->auto_checkpoint = automatic;
+    return CAB_OK;
+}
+
+int64_t
+cab_store_wal_pages (cab_store_t *self)
+{
+    return self ? self->wal_pages : -1;
+}
+
+cab_status_t
+cab_store_checkpoint (cab_store_t *self, int64_t *log_p, int64_t *done_p, cab_error_t *error)
+{
+    if (log_p)
+        *log_p = 0;
+    if (done_p)
+        *done_p = 0;
+    if (!self || (self->readonly && !self->checkpointer))
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "cab_store_checkpoint: not a write or checkpointer handle");
+    int log = 0, done = 0;
+    int rc = sqlite3_wal_checkpoint_v2 (self->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    if (rc == SQLITE_BUSY)
+        return cab_error_set (error, CAB_ERR_BUSY, NULL, "store %s: another checkpoint is running",
+                              self->path);
+    if (rc != SQLITE_OK) {
+        cabi_store_error (self->db, rc, self->path, "cannot checkpoint", error);
+        if (error)
+            error->code = CAB_ERR_STORE_UNAVAILABLE;
+        return CAB_ERR_STORE_UNAVAILABLE;
+    }
+    if (log_p)
+        *log_p = log;
+    if (done_p)
+        *done_p = done;
+    return CAB_OK;
 }

@@ -216,6 +216,52 @@ cab_status_t
 int
     cab_store_version (void);
 
+//  ---- Checkpoints -------------------------------------------------------------
+//  A commit appends pages to the write-ahead log; a checkpoint copies them
+//  back into the database file (two syncs on a durable store) so that the
+//  log can start again from its beginning. By default the write handle
+//  checkpoints inside the commit that takes the log past
+//  CAB_STORE_CHECKPOINT_PAGES pages, and that commit returns only when the
+//  copy is synced. A writer that must answer quickly (the broker) turns that
+//  off and checkpoints from a second handle in a thread of its own
+//  (cab_store_new_checkpointer), finishing the last few pages itself so that
+//  the log restarts (docs/architecture.md, "Checkpoints").
+
+//  Open a second handle on an existing store that only checkpoints (and
+//  reads like a cab_store_new_readonly handle): it never creates, upgrades
+//  or writes rows. Errors as cab_store_new_readonly, and
+//  CAB_ERR_STORE_UNAVAILABLE when the file cannot be opened for writing.
+//  Caller owns the return value and must destroy it.
+cab_store_t *
+    cab_store_new_checkpointer (const char *path, cab_error_t *error);
+
+//  Checkpoint inside this write handle's commits (automatic true, the
+//  default) or only when cab_store_checkpoint is called (false). Returns
+//  CAB_OK, or CAB_ERR_INVALID_ARGUMENT on a handle that does not write.
+cab_status_t
+    cab_store_set_auto_checkpoint (cab_store_t *self, bool automatic);
+
+//  Return the pages in the write-ahead log after this write handle's last
+//  commit (creating or upgrading the schema is one), or -1 on NULL. A drop means the log
+//  restarted from its beginning.
+int64_t
+    cab_store_wal_pages (cab_store_t *self);
+
+//  Copy the log's committed pages into the database without waiting for
+//  readers or the writer (SQLite's PASSIVE checkpoint), from a write or
+//  checkpointer handle. *log_p (may be NULL) gets the pages in the log,
+//  *done_p (may be NULL) how many of them are now in the database; when
+//  they are equal the next commit restarts the log (unless a reader still
+//  reads an older snapshot). Returns CAB_OK; CAB_ERR_BUSY when another
+//  handle is checkpointing (nothing done); CAB_ERR_INVALID_ARGUMENT on a
+//  read-only handle; CAB_ERR_STORE_UNAVAILABLE when the copy or a sync
+//  fails (full disk, I/O error).
+cab_status_t
+    cab_store_checkpoint (cab_store_t *self, int64_t *log_p, int64_t *done_p, cab_error_t *error);
+
+//  Log pages after which a write handle checkpoints inside its commit
+//  (when automatic checkpoints are on).
+#define CAB_STORE_CHECKPOINT_PAGES 4000
 //  Default page cache ceiling, KiB. Bounded so that the broker stays under
 //  its RSS goal whatever the store's size (docs/performance.md).
 #define CAB_STORE_CACHE_KIB 16384

@@ -63,6 +63,9 @@ struct _cab_store_t {
     int64_t count;     //  writer: events stored
     int64_t last_delivery;  //  writer: highest delivery id given (or deleted)
     int64_t sweep_cursor;   //  writer: the retention walk goes on after this seq
+    bool checkpointer;      //  opened read-write for checkpoints only
+    bool auto_checkpoint;   //  writer: checkpoint inside the commit
+    int64_t wal_pages;      //  writer: log pages after the last commit
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;

@@ -1,0 +1,146 @@
+/*  =========================================================================
+    cab_broker_checkpoint - the store's checkpoints, off the commit path
+
+    A commit appends pages to SQLite's write-ahead log; a checkpoint copies
+    them back into the database file and syncs both files. Inside a commit
+    (SQLite's automatic checkpoint) that stalls the writer for as long as
+    the copy and the syncs take, and every event that arrives meanwhile
+    waits for its ACK: that was the broker's whole latency tail
+    (docs/performance.md, "Checkpoints off the commit path").
+
+    So the writer's handle does not checkpoint in its commits. This actor,
+    with a checkpointer handle of its own, copies the log's pages into the
+    database whenever the writer pokes it (every CABI_CKPT_POKE_PAGES new
+    pages), while the writer goes on committing. Under constant load the
+    log would then never start again from its beginning: SQLite restarts it
+    only at a commit that finds every page already copied. So once the log
+    holds CABI_CKPT_RESTART_PAGES pages the writer stops poking and copies
+    the few pages left itself, between two batches (after it has answered
+    the last one); the next commit restarts the log.
+    =========================================================================
+*/
+#include "cab_broker_internal.h"
+#include <errno.h>
+#include <pthread.h>
+
+//  New log pages that make the writer poke the checkpointer (1 MB).
+#define CABI_CKPT_POKE_PAGES 256
+//  Log pages at which the writer finishes the checkpoint itself (64 MB,
+//  the size the log file is truncated back to). Each finish stalls the
+//  writer for two small syncs (2-25 ms measured here), so the longer the
+//  log the fewer events wait; what it costs is disk space and a longer
+//  recovery after a crash (the log is read again when the store opens).
+#define CABI_CKPT_RESTART_PAGES (4 * CAB_STORE_CHECKPOINT_PAGES)
+//  A failing checkpoint is logged at most this often, ms.
+#define CABI_CKPT_LOG_MS 10000
+
+static void
+s_log (int64_t *logged_at, const char *who, const char *text)
+{
+    int64_t now = zclock_mono ();
+    if (*logged_at && now - *logged_at < CABI_CKPT_LOG_MS)
+        return;
+    *logged_at = now;
+    zsys_warning ("cabruca-broker: %s checkpoint: %s", who, text);
+}
+
+static void
+s_checkpointer_actor (zsock_t *pipe, void *arg)
+{
+    cab_store_t *store = (cab_store_t *)arg;
+    pthread_setname_np (pthread_self (), "cab-checkpoint");
+    zsock_signal (pipe, 0);
+    void *socket = zsock_resolve (pipe);
+    int64_t logged_at = 0;
+    bool stop = false;
+    while (!stop) {
+        zmq_pollitem_t item = {socket, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll (&item, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        //  Every poke that queued while we copied counts once.
+        while (zsock_events (pipe) & ZMQ_POLLIN) {
+            char *command = zstr_recv (pipe);
+            if (!command || strcmp (command, "$TERM") == 0)
+                stop = true;
+            zstr_free (&command);
+            if (stop)
+                break;
+        }
+        if (stop)
+            break;
+        cab_error_t error;
+        cab_error_clear (&error);
+        cab_status_t status = cab_store_checkpoint (store, NULL, NULL, &error);
+        if (status != CAB_OK && status != CAB_ERR_BUSY)
+            s_log (&logged_at, "background", error.text);
+    }
+    cab_store_destroy (&store);
+}
+
+cab_status_t
+cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_t *error)
+{
+    memset (self, 0, sizeof *self);
+    self->poke_pages = CABI_CKPT_POKE_PAGES;
+    self->restart_pages = CABI_CKPT_RESTART_PAGES;
+    cab_store_t *handle = cab_store_new_checkpointer (cab_store_path (store), error);
+    if (!handle)
+        return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
+    self->actor = zactor_new (s_checkpointer_actor, handle);
+    if (!self->actor) {
+        cab_store_destroy (&handle);
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot start the checkpointer");
+    }
+    cab_store_set_auto_checkpoint (store, false);
+    return CAB_OK;
+}
+
+void
+cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store)
+{
+    if (!self->actor)
+        return;
+    int64_t pages = cab_store_wal_pages (store);
+    if (pages < self->poked)
+        self->poked = 0;  //  The log restarted
+    if (pages >= self->restart_pages) {
+        //  Copy what the checkpointer has not (BUSY: it is still copying;
+        //  it gets no more pokes, so the next try finds it done).
+        cab_error_t error;
+        cab_error_clear (&error);
+        cab_status_t status = cab_store_checkpoint (store, NULL, NULL, &error);
+        if (status != CAB_OK && status != CAB_ERR_BUSY)
+            s_log (&self->logged_at, "writer", error.text);
+        return;
+    }
+    if (pages - self->poked >= self->poke_pages) {
+        //  Never blocks: a poke that finds the pipe full is not needed.
+        zmq_send (zsock_resolve (self->actor), "C", 1, ZMQ_DONTWAIT);
+        self->poked = pages;
+    }
+}
+
+void
+cabi_checkpoints_idle (cabi_checkpoints_t *self, cab_store_t *store)
+{
+    if (!self->actor)
+        return;
+    int64_t pages = cab_store_wal_pages (store);
+    if (pages > self->poked) {
+        zmq_send (zsock_resolve (self->actor), "C", 1, ZMQ_DONTWAIT);
+        self->poked = pages;
+    }
+}
+
+void
+cabi_checkpoints_stop (cabi_checkpoints_t *self, cab_store_t *store)
+{
+    if (!self->actor)
+        return;
+    zactor_destroy (&self->actor);
+    if (store)
+        cab_store_set_auto_checkpoint (store, true);
+}

@@ -1,0 +1,268 @@
+/*  =========================================================================
+    test_cab_store_checkpoint - WAL checkpoints in the commit or off it
+
+    The store's checkpoint API (automatic checkpoints on and off, the log's
+    size, a checkpointer handle) and the broker writer's policy built on it
+    (cab_broker_checkpoint.c: a checkpointer thread fed by pokes, the last
+    pages copied by the writer so that the log restarts), on real SQLite
+    files in a mkdtemp directory.
+    =========================================================================
+*/
+#include "cab_broker_internal.h"
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char s_dir[256];
+static char s_path[300];
+
+static void
+s_setup (void)
+{
+    snprintf (s_dir, sizeof s_dir, "%s/cab-ckpt-XXXXXX",
+              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull (mkdtemp (s_dir));
+    snprintf (s_path, sizeof s_path, "%s/events.db", s_dir);
+}
+
+static void
+s_teardown (void)
+{
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char path[320];
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf (path, sizeof path, "%s%s", s_path, suffixes[i]);
+        unlink (path);
+    }
+    rmdir (s_dir);
+}
+
+//  Events of about 3 KB: each fills most of a log page.
+#define S_TEXT 3000
+
+//  Append events first..first+count-1 as one batch.
+static cab_status_t
+s_append (cab_store_t *store, int first, size_t count, cab_error_t *error)
+{
+    char (*texts)[S_TEXT + 200] = calloc (count, sizeof *texts);
+    char (*ids)[40] = calloc (count, sizeof *ids);
+    cab_store_item_t *items = calloc (count, sizeof *items);
+    ck_assert_ptr_nonnull (texts);
+    ck_assert_ptr_nonnull (ids);
+    ck_assert_ptr_nonnull (items);
+    for (size_t i = 0; i < count; i++) {
+        int n = first + (int)i;
+        snprintf (ids[i], sizeof ids[i], "0190a0b0-0000-7000-8000-%012d", n);
+        int length =
+            snprintf (texts[i], sizeof texts[i],
+                      "{\"id\":\"%s\",\"source\":\"cabruca.test\",\"detail\":{\"pad\":\"%0*d\"}}",
+                      ids[i], S_TEXT - 100, n);
+        items[i].id = ids[i];
+        items[i].source = "cabruca.test";
+        items[i].detail_type = "Test Event";
+        items[i].agent_id = "agent";
+        items[i].correlation_id = ids[i];
+        items[i].time_ms = 1800000000000 + n;
+        items[i].text = texts[i];
+        items[i].length = (size_t)length;
+    }
+    cab_status_t status = cab_store_append (store, items, count, error);
+    free (items);
+    free (ids);
+    free (texts);
+    return status;
+}
+
+//  Append batches of 50 until the log holds at least pages pages; returns
+//  the next event number.
+static int
+s_fill (cab_store_t *store, int first, int64_t pages)
+{
+    cab_error_t error;
+    while (cab_store_wal_pages (store) < pages) {
+        ck_assert_int_eq (s_append (store, first, 50, &error), CAB_OK);
+        first += 50;
+    }
+    return first;
+}
+
+START_TEST (test_commits_without_checkpoints)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    ck_assert_int_ge (cab_store_wal_pages (store), 0);  //  Creating the schema commits
+    ck_assert_int_eq (cab_store_wal_pages (NULL), -1);
+    ck_assert_int_eq (cab_store_set_auto_checkpoint (store, false), CAB_OK);
+    //  Past the automatic threshold, nothing was copied: the log only grew.
+    int next = s_fill (store, 1, CAB_STORE_CHECKPOINT_PAGES + 200);
+    int64_t before = cab_store_wal_pages (store);
+    cab_store_t *checkpointer = cab_store_new_checkpointer (s_path, &error);
+    ck_assert_ptr_nonnull (checkpointer);
+    int64_t log = 0, done = 0;
+    ck_assert_int_eq (cab_store_checkpoint (checkpointer, &log, &done, &error), CAB_OK);
+    ck_assert_int_eq (log, before);
+    ck_assert_int_eq (done, before);
+    //  Everything was copied: the next commit starts the log again.
+    ck_assert_int_eq (s_append (store, next, 10, &error), CAB_OK);
+    ck_assert_int_lt (cab_store_wal_pages (store), 100);
+    //  Every event is there (read through the checkpointer handle).
+    ck_assert_int_eq (cab_store_count (checkpointer), next - 1 + 10);
+    cab_store_destroy (&checkpointer);
+    cab_store_destroy (&store);
+}
+END_TEST
+
+START_TEST (test_automatic_checkpoints)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    //  The commit that takes the log past the threshold copies it all.
+    int next = s_fill (store, 1, CAB_STORE_CHECKPOINT_PAGES);
+    cab_store_t *checkpointer = cab_store_new_checkpointer (s_path, &error);
+    ck_assert_ptr_nonnull (checkpointer);
+    int64_t log = 0, done = 0;
+    ck_assert_int_eq (cab_store_checkpoint (checkpointer, &log, &done, &error), CAB_OK);
+    ck_assert_int_ge (log, CAB_STORE_CHECKPOINT_PAGES);
+    ck_assert_int_eq (done, log);
+    ck_assert_int_eq (s_append (store, next, 10, &error), CAB_OK);
+    ck_assert_int_lt (cab_store_wal_pages (store), 100);
+    //  Below the threshold, the log keeps what was committed.
+    ck_assert_int_eq (s_append (store, next + 10, 10, &error), CAB_OK);
+    ck_assert_int_gt (cab_store_wal_pages (store), 10);
+    cab_store_destroy (&checkpointer);
+    cab_store_destroy (&store);
+}
+END_TEST
+
+START_TEST (test_handles_that_cannot)
+{
+    cab_error_t error;
+    //  No file: nothing is created.
+    ck_assert_ptr_null (cab_store_new_checkpointer (s_path, &error));
+    ck_assert_int_eq (error.code, CAB_ERR_STORE_UNAVAILABLE);
+    struct stat info;
+    ck_assert_int_ne (stat (s_path, &info), 0);
+    ck_assert_ptr_null (cab_store_new_checkpointer (NULL, &error));
+    ck_assert_int_eq (error.code, CAB_ERR_INVALID_ARGUMENT);
+
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    ck_assert_int_eq (s_append (store, 1, 5, &error), CAB_OK);
+    cab_store_t *reader = cab_store_new_readonly (s_path, &error);
+    cab_store_t *checkpointer = cab_store_new_checkpointer (s_path, &error);
+    ck_assert_ptr_nonnull (reader);
+    ck_assert_ptr_nonnull (checkpointer);
+    //  A reader cannot checkpoint; only a writer chooses its checkpoints.
+    int64_t log = 7, done = 7;
+    ck_assert_int_eq (cab_store_checkpoint (reader, &log, &done, &error), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (log, 0);
+    ck_assert_int_eq (done, 0);
+    ck_assert_int_eq (cab_store_checkpoint (NULL, NULL, NULL, &error), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_store_set_auto_checkpoint (reader, false), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_store_set_auto_checkpoint (checkpointer, false),
+                      CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_store_set_auto_checkpoint (NULL, false), CAB_ERR_INVALID_ARGUMENT);
+    //  A checkpointer writes no rows.
+    ck_assert_int_eq (s_append (checkpointer, 100, 1, &error), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_store_count (checkpointer), 5);
+    //  The writer may checkpoint itself; a checkpoint with nothing to copy
+    //  is a success.
+    ck_assert_int_eq (cab_store_checkpoint (store, &log, &done, &error), CAB_OK);
+    ck_assert_int_eq (done, log);
+    ck_assert_int_eq (cab_store_checkpoint (checkpointer, &log, &done, &error), CAB_OK);
+    ck_assert_int_eq (done, log);
+    cab_store_destroy (&checkpointer);
+    cab_store_destroy (&reader);
+    cab_store_destroy (&store);
+}
+END_TEST
+
+//  The broker writer's policy: the log stays bounded and restarts while
+//  batches keep coming, with the copying done by the checkpointer thread.
+START_TEST (test_writer_policy_bounds_the_log)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    cabi_checkpoints_t checkpoints;
+    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, &error), CAB_OK);
+    ck_assert_ptr_nonnull (checkpoints.actor);
+    checkpoints.poke_pages = 40;
+    checkpoints.restart_pages = 400;
+    int64_t most = 0, previous = 0;
+    int restarts = 0, next = 1;
+    for (int batch = 0; batch < 150; batch++) {
+        ck_assert_int_eq (s_append (store, next, 20, &error), CAB_OK);
+        next += 20;
+        int64_t pages = cab_store_wal_pages (store);
+        if (pages < previous)
+            restarts++;
+        previous = pages;
+        most = pages > most ? pages : most;
+        cabi_checkpoints_after_commit (&checkpoints, store);
+    }
+    //  Over 3,000 pages went through a log that never held much more than
+    //  400 (plus the batches committed while the checkpointer finished a
+    //  copy and the writer's own try was BUSY).
+    ck_assert_int_ge (restarts, 3);
+    ck_assert_int_lt (most, 1000);
+    cabi_checkpoints_idle (&checkpoints, store);
+    cabi_checkpoints_stop (&checkpoints, store);
+    ck_assert_ptr_null (checkpoints.actor);
+    cabi_checkpoints_stop (&checkpoints, store);  //  Twice is harmless
+    ck_assert_int_eq (cab_store_count (store), next - 1);
+    cab_store_destroy (&store);
+    //  Every event is in the database once the last handle closed.
+    cab_store_t *reader = cab_store_new_readonly (s_path, &error);
+    ck_assert_ptr_nonnull (reader);
+    ck_assert_int_eq (cab_store_count (reader), next - 1);
+    cab_store_destroy (&reader);
+}
+END_TEST
+
+//  Without a checkpointer handle the writer keeps SQLite's checkpoints.
+START_TEST (test_writer_policy_without_checkpointer)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    //  The file is gone (the writer keeps its open file): no second handle.
+    ck_assert_int_eq (unlink (s_path), 0);
+    cabi_checkpoints_t checkpoints;
+    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, &error),
+                      CAB_ERR_STORE_UNAVAILABLE);
+    ck_assert_ptr_null (checkpoints.actor);
+    //  Harmless without a thread; the writer goes on committing.
+    ck_assert_int_eq (s_append (store, 1, 5, &error), CAB_OK);
+    cabi_checkpoints_after_commit (&checkpoints, store);
+    cabi_checkpoints_idle (&checkpoints, store);
+    cabi_checkpoints_stop (&checkpoints, store);
+    ck_assert_int_eq (cab_store_count (store), 5);
+    cab_store_destroy (&store);
+}
+END_TEST
+
+int
+main (void)
+{
+    Suite *suite = suite_create ("cab_store_checkpoint");
+    TCase *tc = tcase_create ("checkpoints");
+    tcase_add_checked_fixture (tc, s_setup, s_teardown);
+    tcase_set_timeout (tc, 120);
+    tcase_add_test (tc, test_commits_without_checkpoints);
+    tcase_add_test (tc, test_automatic_checkpoints);
+    tcase_add_test (tc, test_handles_that_cannot);
+    tcase_add_test (tc, test_writer_policy_bounds_the_log);
+    tcase_add_test (tc, test_writer_policy_without_checkpointer);
+    suite_add_tcase (suite, tc);
+    SRunner *runner = srunner_create (suite);
+    srunner_run_all (runner, CK_NORMAL);
+    int failed = srunner_ntests_failed (runner);
+    srunner_free (runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
