@@ -252,9 +252,13 @@ s_raw_publish (const char *endpoint, long count, long rate, double **latency_p)
             sent_us[sent++] = s_now_us ();
             zmsg_send (&msg, dealer);
         }
+        //  Sleep until the next event is due, rounded up to the millisecond
+        //  as the cab_client publishers do: rounding down would make every
+        //  paced publisher spin (zmq_poll with 0 ms) and starve the router of
+        //  the shared CPU, which is a tail of the benchmark, not of ZeroMQ.
         long timeout = 1000;
         if (rate > 0 && sent < count && sent - acked < WINDOW) {
-            timeout = (long)((s_due (out.start_us, sent + 1, rate) - now) / 1000);
+            timeout = (long)((s_due (out.start_us, sent + 1, rate) - now + 999) / 1000);
             timeout = timeout < 0 ? 0 : timeout;
         }
         zmq_pollitem_t item = {zsock_resolve (dealer), 0, ZMQ_POLLIN, 0};
