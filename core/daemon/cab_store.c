@@ -21,8 +21,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-//  Truncate the WAL back to this size after a checkpoint, bytes.
-#define CAB_STORE_WAL_LIMIT (64 * 1024 * 1024)
+//  Truncate the WAL back to this size when it restarts, bytes: above the
+//  size a broker's log reaches (cab_broker_checkpoint.c restarts it at
+//  16,000 pages, about 66 MB), so that the file keeps its blocks from one
+//  cycle to the next: an append that allocates blocks waits for the file
+//  system's journal, which a checkpoint's sync may be flushing.
+#define CAB_STORE_WAL_LIMIT (96 * 1024 * 1024)
 //  How long a statement waits for a lock held by another connection, ms.
 #define CAB_STORE_BUSY_MS 250
 
