@@ -6,8 +6,8 @@
 
       1. scan the outbox rows that are due, after its cursor (skipping the
          rows it holds already), and decide each with the budget: the entry
-         size (cab_putevents_entry_build), the cloud rule matches and their
-         names, deferred_before from the row;
+         size (cab_putevents_entry_size_text: one pass, no parse tree), the
+         cloud rule matches and their names, deferred_before from the row;
       2. MIRROR: submit it to the sender; DEFER, SAMPLE_SKIP, SHED: an
          outcome at once;
       3. run the sender; its results become outcomes (ACCEPTED, DRY_RUN:
@@ -217,24 +217,19 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     char text[S_ERROR_MAX];
     cab_error_t error;
     cab_error_clear (&error);
-    //  One parse: the budget needs the entry size as AWS computes it
-    //  (counted without building the entry); the entry itself is built from
-    //  the same tree only for a MIRROR verdict. Source and detail-type come
-    //  from the store's columns. An event that cannot be an entry is a dead
-    //  letter at once.
-    json_error_t jerror;
-    json_t *root = json_loadb (record->text, record->length, JSON_REJECT_DUPLICATES, &jerror);
+    //  No parse tree: the budget needs the entry size as AWS computes it,
+    //  counted in one pass over the text (cab_putevents_entry_size_text);
+    //  the entry is built from the text only for a MIRROR verdict. Source
+    //  and detail-type come from the store's columns. An event that cannot
+    //  be an entry is a dead letter at once.
     size_t size = 0;
-    cab_status_t checked = root ? cab_putevents_entry_size_json (root, &size, &error)
-                                : cab_error_set (&error, CAB_ERR_INVALID_JSON, NULL, "%s: %s",
-                                                 "the stored event is not JSON", jerror.text);
+    cab_status_t checked =
+        cab_putevents_entry_size_text (record->text, record->length, &size, &error);
     if (checked == CAB_ERR_NOMEM) {
-        json_decref (root);
         zhashx_delete (self->rows, CABI_ID_KEY (record->seq));
         return false;
     }
     if (checked != CAB_OK) {
-        json_decref (root);
         snprintf (text, sizeof text, "%s: %.400s", cab_status_name (checked), error.text);
         s_outcome (self, row, CAB_MIRRORED_DEAD, NULL, text, 0, 0);
         return true;
@@ -265,7 +260,6 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     cab_status_t status =
         cab_budget_decide (self->budget, &event, s_now (self), &row->decision, &error);
     if (status != CAB_OK) {
-        json_decref (root);
         snprintf (text, sizeof text, "%s: %.400s", cab_status_name (status), error.text);
         s_outcome (self, row, CAB_MIRRORED_DEAD, NULL, text, 0, 0);
         return true;
@@ -274,9 +268,8 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     cab_putevents_entry_t entry;
     memset (&entry, 0, sizeof entry);
     if (row->decision.action == CAB_BUDGET_MIRROR)
-        status = cab_putevents_entry_build_json (root, cab_mirror_bus_name (self->mirror), &entry,
-                                                 &error);
-    json_decref (root);
+        status = cab_putevents_entry_build (record->text, record->length,
+                                            cab_mirror_bus_name (self->mirror), &entry, &error);
     switch (row->decision.action) {
         case CAB_BUDGET_MIRROR:
             if (status == CAB_OK)

@@ -51,30 +51,35 @@ size_t
     cab_putevents_chunks (size_t size);
 
 //  Build the request entry for one stored event (the EventBridge envelope as
-//  JSON text of `length` bytes): Source, DetailType, Detail (the "detail"
-//  object as a JSON string), Resources, Time (epoch seconds, as the AWS
-//  JSON 1.1 protocol serialises timestamps) and EventBusName (`bus_name`,
-//  may be NULL for the default bus). Fills *entry; the caller owns
-//  entry->json and frees it with cab_putevents_entry_clear. Errors:
-//  CAB_ERR_INVALID_JSON, CAB_ERR_INVALID_ENVELOPE (source, detail-type or
-//  detail missing or of the wrong type, bad time), CAB_ERR_TOO_LARGE (the
-//  entry alone is 256 KB or more), CAB_ERR_NOMEM.
+//  JSON text of `length` bytes) without a parse tree of the event:
+//  Source, DetailType (unescaped), Detail (the "detail" object's text with
+//  its insignificant whitespace removed; strings, escapes and numbers kept
+//  byte for byte), Resources (unescaped, when non-empty), Time (epoch
+//  seconds, as the AWS JSON 1.1 protocol serialises timestamps) and
+//  EventBusName (`bus_name`, may be NULL for the default bus). The whole
+//  text is validated (RFC 8259, UTF-8, no \u0000, at most 2048 levels
+//  deep, as jansson's parser; numbers of any size, which jansson refused
+//  past 64-bit integers and doubles). Fills *entry; the caller owns
+//  entry->json and frees it with cab_putevents_entry_clear; *entry is
+//  zeroed on error.
+//  Errors: CAB_ERR_INVALID_JSON (not JSON, or source, detail-type, detail,
+//  resources or time given twice), CAB_ERR_INVALID_ENVELOPE (not an
+//  object; source, detail-type or detail missing or of the wrong type;
+//  resources not an array of strings; time not ISO 8601 UTC),
+//  CAB_ERR_TOO_LARGE (the entry alone is 256 KB or more),
+//  CAB_ERR_INVALID_ARGUMENT (bus_name is not UTF-8), CAB_ERR_NOMEM.
 cab_status_t
     cab_putevents_entry_build (const char *event_text, size_t length, const char *bus_name,
                                cab_putevents_entry_t *entry, cab_error_t *error);
 
-//  The same checks and entry size as cab_putevents_entry_build for an
-//  event already parsed (borrowed), without building the entry: *size_p
-//  (may be NULL) gets the size, 0 on error. Errors as
-//  cab_putevents_entry_build but CAB_ERR_INVALID_JSON.
+//  The same checks as cab_putevents_entry_build and the same entry size
+//  (entry.size), in one pass over the text, without building the entry
+//  and without allocating. *size_p (may be NULL) gets the size, 0 on
+//  error. Errors as cab_putevents_entry_build, never
+//  CAB_ERR_INVALID_ARGUMENT or CAB_ERR_NOMEM.
 cab_status_t
-    cab_putevents_entry_size_json (const json_t *event, size_t *size_p, cab_error_t *error);
-
-//  cab_putevents_entry_build for an event already parsed (borrowed).
-//  Errors as cab_putevents_entry_build but CAB_ERR_INVALID_JSON.
-cab_status_t
-    cab_putevents_entry_build_json (const json_t *event, const char *bus_name,
-                                    cab_putevents_entry_t *entry, cab_error_t *error);
+    cab_putevents_entry_size_text (const char *event_text, size_t length, size_t *size_p,
+                                   cab_error_t *error);
 
 //  Free entry->json and zero the entry. Safe on NULL and on a cleared entry.
 void

@@ -2,7 +2,7 @@
     fuzz_putevents - what the mirror reads back from EventBridge and what
     it builds from stored events (cab_putevents, core/daemon): the
     PutEvents response parser, the AWS JSON 1.1 error parser, and the
-    request entry built from an event's text.
+    request entry built from an event's text (and its size alone).
 
     The first byte picks how many entries the response should have (0 to
     11: PutEvents sends at most 10); the rest is the body.
@@ -12,7 +12,11 @@
     number of ErrorCodes; the error parser returns terminated strings (also
     into tiny buffers) and empty ones when it refuses; an entry built from
     the body is a JSON object of json_length bytes, below the request
-    limit, that a request body wraps into valid JSON.
+    limit, that a request body wraps into valid JSON; the size alone
+    (cab_putevents_entry_size_text) gives the same verdict and size, the
+    size is the sum of the entry's strings, and Detail parses as the
+    event's detail, and the entry is the text jansson writes for the same
+    values.
     =========================================================================
 */
 #include "fuzz.h"
@@ -79,6 +83,13 @@ s_entry (const char *text, size_t size)
     cab_error_t error;
     cab_error_clear (&error);
     cab_status_t status = cab_putevents_entry_build (text, size, "cabruca-bus", &entry, &error);
+    //  The size alone agrees with the entry: same verdict, same size.
+    size_t alone = 99;
+    cab_error_t alone_error;
+    cab_error_clear (&alone_error);
+    cab_status_t checked = cab_putevents_entry_size_text (text, size, &alone, &alone_error);
+    FUZZ_ASSERT (checked == status || status == CAB_ERR_NOMEM || checked == CAB_ERR_NOMEM);
+    FUZZ_ASSERT (checked == CAB_OK ? alone < CAB_PUTEVENTS_MAX_SIZE : alone == 0);
     if (status != CAB_OK) {
         FUZZ_ASSERT (status == CAB_ERR_INVALID_JSON || status == CAB_ERR_INVALID_ENVELOPE ||
                      status == CAB_ERR_TOO_LARGE || status == CAB_ERR_NOMEM);
@@ -87,10 +98,47 @@ s_entry (const char *text, size_t size)
     }
     FUZZ_ASSERT (entry.json && strlen (entry.json) == entry.json_length);
     FUZZ_ASSERT (entry.size < CAB_PUTEVENTS_MAX_SIZE);
+    FUZZ_ASSERT (checked != CAB_OK || alone == entry.size);
     FUZZ_ASSERT (cab_putevents_chunks (entry.size) >= 1);
     json_t *parsed = json_loadb (entry.json, entry.json_length, 0, NULL);
     FUZZ_ASSERT (json_is_object (parsed));
     FUZZ_ASSERT (json_is_string (json_object_get (parsed, "Source")));
+    //  The size is the one of the entry's strings as sent, and Detail is
+    //  the event's detail (the text parses as the same value).
+    json_t *resources = json_object_get (parsed, "Resources");
+    size_t counted = json_object_get (parsed, "Time") ? 14 : 0;
+    const char *fields[] = {"Source", "DetailType", "Detail"};
+    for (size_t index = 0; index < 3; index++)
+        counted += json_string_length (json_object_get (parsed, fields[index]));
+    for (size_t index = 0; index < json_array_size (resources); index++)
+        counted += json_string_length (json_array_get (resources, index));
+    FUZZ_ASSERT (counted == entry.size);
+    json_t *event = json_loadb (text, size, JSON_REJECT_DUPLICATES, NULL);
+    const char *detail = json_string_value (json_object_get (parsed, "Detail"));
+    json_t *detail_json = detail ? json_loads (detail, 0, NULL) : NULL;
+    if (event) {
+        FUZZ_ASSERT (json_equal (detail_json, json_object_get (event, "detail")));
+        //  Byte for byte what jansson writes for the same values.
+        json_t *time = json_object_get (event, "time");
+        int64_t millis = 0;
+        FUZZ_ASSERT (!time || cab_time_parse (json_string_value (time), &millis) == CAB_OK);
+        json_t *same = json_object ();
+        json_t *items = json_object_get (event, "resources");
+        json_object_set (same, "Source", json_object_get (event, "source"));
+        json_object_set (same, "DetailType", json_object_get (event, "detail-type"));
+        json_object_set_new (same, "Detail", json_string (detail));
+        if (json_array_size (items) > 0)
+            json_object_set (same, "Resources", items);
+        if (time)
+            json_object_set_new (same, "Time", json_integer (millis / 1000));
+        json_object_set_new (same, "EventBusName", json_string ("cabruca-bus"));
+        char *text_same = json_dumps (same, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        FUZZ_ASSERT (text_same && strcmp (text_same, entry.json) == 0);
+        free (text_same);
+        json_decref (same);
+    }
+    json_decref (detail_json);
+    json_decref (event);
     json_decref (parsed);
     const cab_putevents_entry_t *entries[2] = {&entry, &entry};
     size_t length = 0;

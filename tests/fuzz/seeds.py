@@ -258,6 +258,15 @@ putevents = [
 ]
 for name, text in events[:8]:
     putevents.append(('entry-' + name, '\x00' + text))
+#  Entries from text that is not compact: whitespace everywhere, escapes
+#  kept in Detail and unescaped elsewhere, numbers as written.
+putevents += [
+    ('entry-blanks', '\x00 {\n "source" : "cabruca.x" ,\r\n\t"detail-type":"T" , "detail" : '
+                     '{ "a" : [ 1 , 2.50 , -0 , 1.0e2 ] , "s" : " x\\ty " , "o" : { } } ,'
+                     ' "resources" : [ ] , "time" : "2026-11-22T10:00:00Z" }\n'),
+    ('entry-escapes', '\x00{"sourc\\u0065":"caf\\u00e9","detail-type":"q\\"\\ud83d\\ude00",'
+                      '"resources":["r\\/1","\\u20ac"],"detail":{"k":"\\" \\\\ \\/ \\ud83d\\ude00"}}'),
+]
 write('putevents', putevents)
 
 #  AWS files: credentials, "\n====\n", config.
