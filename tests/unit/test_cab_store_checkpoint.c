@@ -194,23 +194,28 @@ START_TEST (test_writer_policy_bounds_the_log)
     ck_assert_ptr_nonnull (checkpoints.actor);
     checkpoints.poke_pages = 40;
     checkpoints.restart_pages = 400;
-    int64_t most = 0, previous = 0;
+    int64_t most = 0, previous = 0, written = 0;
     int restarts = 0, next = 1;
-    for (int batch = 0; batch < 150; batch++) {
+    for (int batch = 0; batch < 300; batch++) {
         ck_assert_int_eq (s_append (store, next, 20, &error), CAB_OK);
         next += 20;
         int64_t pages = cab_store_wal_pages (store);
-        if (pages < previous)
+        if (pages < previous) {
             restarts++;
+            written += previous;
+        }
         previous = pages;
         most = pages > most ? pages : most;
         cabi_checkpoints_after_commit (&checkpoints, store);
     }
-    //  Over 3,000 pages went through a log that never held much more than
-    //  400 (plus the batches committed while the checkpointer finished a
-    //  copy and the writer's own try was BUSY).
+    //  The log restarted again and again and never held more than a small
+    //  part of what went through it: 400 pages, plus the batches committed
+    //  while the checkpointer finished a copy and the writer's own tries
+    //  were BUSY (how many depends on the machine's load).
+    written += previous;
     ck_assert_int_ge (restarts, 3);
-    ck_assert_int_lt (most, 1000);
+    ck_assert_int_ge (most, 400);
+    ck_assert_int_lt (most, written / 3);
     cabi_checkpoints_idle (&checkpoints, store);
     cabi_checkpoints_stop (&checkpoints, store);
     ck_assert_ptr_null (checkpoints.actor);
