@@ -263,8 +263,9 @@ cab_status_t
 //  (when automatic checkpoints are on).
 #define CAB_STORE_CHECKPOINT_PAGES 4000
 //  Default page cache ceiling, KiB. Bounded so that the broker stays under
-//  its RSS goal whatever the store's size (docs/performance.md).
-#define CAB_STORE_CACHE_KIB 16384
+//  its RSS goal whatever the store's size (docs/performance.md): 8 MiB
+//  holds the hot pages of every index of a store of UUIDv7 ids.
+#define CAB_STORE_CACHE_KIB 8192
 //  Longest event id the store accepts, bytes.
 #define CAB_STORE_ID_MAX 256
 

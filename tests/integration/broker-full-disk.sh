@@ -33,7 +33,7 @@ grep -q '^nack StoreUnavailable' "$WORK/out.1" || fail "no NACK StoreUnavailable
 kill -0 "$BROKER_PID" || fail "the broker died on a full disk"
 "$CABRUCA" status --json | grep -q '"StoreUnavailable"' || fail "StoreUnavailable is not counted"
 
-#  Space returns (the WAL needs room: up to 16 MB between checkpoints):
+#  Space returns (the WAL needs room: the broker restarts it at about 66 MB):
 #  the same events are all ACKed, each stored once.
 rm -f "$WORK/disk/filler"
 "$CABRUCA" publish --agent monitor-001 "$WORK/events" > "$WORK/out.2" \
