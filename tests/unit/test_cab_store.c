@@ -16,29 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char s_dir[256];
-static char s_path[300];
-
-static void
-s_setup (void)
-{
-    snprintf (s_dir, sizeof s_dir, "%s/cab-store-XXXXXX",
-              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull (mkdtemp (s_dir));
-    snprintf (s_path, sizeof s_path, "%s/events.db", s_dir);
-}
-
-static void
-s_teardown (void)
-{
-    const char *suffixes[] = {"", "-wal", "-shm", "-journal", ".txt"};
-    char path[320];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf (path, sizeof path, "%s%s", s_path, suffixes[i]);
-        unlink (path);
-    }
-    rmdir (s_dir);
-}
+#define STORE_FIXTURE_NAME "cab-store"
+#include "store_fixture.h"
 
 //  An event's text and its item; the text lives in the item's buffer.
 typedef struct {

@@ -19,29 +19,8 @@
 
 #define DAY_MS 86400000LL
 
-static char s_dir[256];
-static char s_path[300];
-
-static void
-s_setup (void)
-{
-    snprintf (s_dir, sizeof s_dir, "%s/cab-delivery-XXXXXX",
-              getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp");
-    ck_assert_ptr_nonnull (mkdtemp (s_dir));
-    snprintf (s_path, sizeof s_path, "%s/events.db", s_dir);
-}
-
-static void
-s_teardown (void)
-{
-    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
-    char path[320];
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        snprintf (path, sizeof path, "%s%s", s_path, suffixes[i]);
-        unlink (path);
-    }
-    rmdir (s_dir);
-}
+#define STORE_FIXTURE_NAME "cab-delivery"
+#include "store_fixture.h"
 
 static int64_t
 s_now_ms (void)
