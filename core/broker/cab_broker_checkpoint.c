@@ -98,6 +98,15 @@ cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_
     return CAB_OK;
 }
 
+//  Have the checkpointer copy the log up to its `pages` pages. Never
+//  blocks: a poke that finds the pipe full is not needed.
+static void
+s_poke (cabi_checkpoints_t *self, int64_t pages)
+{
+    zmq_send (zsock_resolve (self->actor), "C", 1, ZMQ_DONTWAIT);
+    self->poked = pages;
+}
+
 void
 cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store)
 {
@@ -116,11 +125,8 @@ cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store)
             s_log (&self->logged_at, "writer", error.text);
         return;
     }
-    if (pages - self->poked >= self->poke_pages) {
-        //  Never blocks: a poke that finds the pipe full is not needed.
-        zmq_send (zsock_resolve (self->actor), "C", 1, ZMQ_DONTWAIT);
-        self->poked = pages;
-    }
+    if (pages - self->poked >= self->poke_pages)
+        s_poke (self, pages);
 }
 
 void
@@ -129,10 +135,8 @@ cabi_checkpoints_idle (cabi_checkpoints_t *self, cab_store_t *store)
     if (!self->actor)
         return;
     int64_t pages = cab_store_wal_pages (store);
-    if (pages > self->poked) {
-        zmq_send (zsock_resolve (self->actor), "C", 1, ZMQ_DONTWAIT);
-        self->poked = pages;
-    }
+    if (pages > self->poked)
+        s_poke (self, pages);
 }
 
 void
