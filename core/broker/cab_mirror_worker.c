@@ -225,10 +225,6 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     size_t size = 0;
     cab_status_t checked =
         cab_putevents_entry_size_text (record->text, record->length, &size, &error);
-    if (checked == CAB_ERR_NOMEM) {
-        zhashx_delete (self->rows, CABI_ID_KEY (record->seq));
-        return false;
-    }
     if (checked != CAB_OK) {
         snprintf (text, sizeof text, "%s: %.400s", cab_status_name (checked), error.text);
         s_outcome (self, row, CAB_MIRRORED_DEAD, NULL, text, 0, 0);

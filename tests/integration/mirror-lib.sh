@@ -2,30 +2,27 @@
 #  Shared by the mirror's integration tests: a temporary directory, the fake
 #  PutEvents endpoint (tests/fake_aws/eventbridge.py) started on a free port
 #  of 127.0.0.1 with a readiness deadline, the AWS environment pointing the
-#  mirror at it, a real cabruca-broker with its mirror worker, and a trap
-#  that leaves no process and no file behind. Source it; it sets WORK,
-#  FAKE_PID, PORT and BROKER_PID.
-set -u
-: "${CAB_BUILDDIR:?}" "${CAB_SRCDIR:?}"
-PYTHON3=${PYTHON3:-/usr/bin/python3}
+#  mirror at it, a real cabruca-broker with its mirror worker (started and
+#  stopped by broker-lib.sh's start_broker / stop_broker), and a trap that
+#  leaves no process and no file behind. Source it; it sets WORK, FAKE_PID,
+#  PORT and BROKER_PID.
+. "$CAB_SRCDIR/tests/integration/broker-lib.sh"
 FAKE="$CAB_SRCDIR/tests/fake_aws/eventbridge.py"
 DRIVER="$CAB_BUILDDIR/tests/integration/mirror_driver"
-BROKER="$CAB_BUILDDIR/cabruca-broker"
-CABRUCA="$CAB_BUILDDIR/cabruca"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/cab-mirror-XXXXXX")
-ENDPOINT="ipc://$WORK/broker.ipc"
 FAKE_PID=
-BROKER_PID=
 PORT=0
 
+#  broker-lib.sh's trap calls these by name: the fake is stopped too, and a
+#  failure shows the driver's and the fake's output as well.
 cleanup () {
-    [ -n "$BROKER_PID" ] && kill -9 "$BROKER_PID" 2>/dev/null
+    for pid in $BROKER_PID $PIDS; do
+        kill -9 "$pid" 2>/dev/null
+    done
     [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null
     wait 2>/dev/null
+    eval "$CLEANUP_EXTRA"
     rm -rf "$WORK"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
 
 fail () {
     echo "FAIL: $*" >&2
@@ -34,8 +31,6 @@ fail () {
     [ -f "$WORK/fake.err" ] && tail -20 "$WORK/fake.err" | sed 's/^/  fake: /' >&2
     exit 1
 }
-
-. "$CAB_SRCDIR/tests/integration/wait.sh"
 
 #  start_fake [ARGS...]: start the fake on $PORT (0 = any free port) and
 #  wait (5 s at most) until it has written the port it listens on.
@@ -93,25 +88,6 @@ write_config () {
  "mirror": $1${2:+,
  $2}}
 JSON
-}
-
-#  start_broker: run it in the background; wait (10 s at most) for its
-#  readiness line on fd 3.
-start_broker () {
-    rm -f "$WORK/ready"
-    "$BROKER" --config "$WORK/broker.json" --notify-fd 3 3>"$WORK/ready" 2>>"$WORK/broker.log" &
-    BROKER_PID=$!
-    wait_for 10 test -s "$WORK/ready" || fail "the broker did not get ready"
-}
-
-#  stop_broker: SIGTERM, exit status 0 within 10 s.
-stop_broker () {
-    kill -TERM "$BROKER_PID"
-    wait_for 10 sh -c "! kill -0 $BROKER_PID 2>/dev/null" || fail "the broker did not stop"
-    wait "$BROKER_PID"
-    status=$?
-    BROKER_PID=
-    [ "$status" -eq 0 ] || fail "broker exit status $status after SIGTERM"
 }
 
 #  publish COUNT FIRST [POISON_EVERY]: COUNT Issue Detection events with
