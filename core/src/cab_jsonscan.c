@@ -650,8 +650,7 @@ s_build (cabi_scan_t *scan, size_t flags, s_build_t *build)
 }
 
 json_t *
-cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
-                 cab_error_t *error)
+cabi_json_parse (const char *text, size_t length, size_t flags, cabi_json_fault_t *fault)
 {
     cabi_scan_t scan;
     cabi_scan_init (&scan, text, length, CAB_PATTERN_DEPTH_MAX);
@@ -660,11 +659,8 @@ cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what
     cabi_scan_fini (&scan);
     if (document)
         return document;
-    if (build.code == CAB_ERR_NOMEM) {
-        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory parsing %s",
-                       what ? what : "JSON");
-        return NULL;
-    }
+    fault->code = build.code == CAB_ERR_NOMEM ? CAB_ERR_NOMEM : CAB_ERR_INVALID_JSON;
+    fault->reason = build.reason;
     //  Line and column (1-based, in bytes) as jansson gives them.
     size_t line = 1, column = 0;
     for (size_t index = 0; index < build.pos && index < length; index++) {
@@ -674,8 +670,25 @@ cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what
             column = 0;
         }
     }
-    cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s%s%zu:%zu: %s", what ? what : "",
-                   what ? ":" : "", line, column + 1, build.reason);
+    fault->line = line;
+    fault->column = column + 1;
+    return NULL;
+}
+
+json_t *
+cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
+                 cab_error_t *error)
+{
+    cabi_json_fault_t fault;
+    json_t *document = cabi_json_parse (text, length, flags, &fault);
+    if (document)
+        return document;
+    if (fault.code == CAB_ERR_NOMEM)
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory parsing %s",
+                       what ? what : "JSON");
+    else
+        cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s%s%zu:%zu: %s", what ? what : "",
+                       what ? ":" : "", fault.line, fault.column, fault.reason);
     return NULL;
 }
 
