@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 //  Largest number of agents listed by name in STATUS-REPLY.
 #define S_STATUS_AGENTS_MAX 100
@@ -243,6 +245,8 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
                                   index);
         self->validator_count++;
     }
+    //  Without it the batch cut waits in whole milliseconds (poll's unit).
+    self->cut_timer = timerfd_create (CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     self->chunks = zlistx_new ();
     self->peers = zhashx_new ();
     self->accum = cabi_batch_new (config->batch_max);
@@ -339,6 +343,29 @@ s_command (cabi_broker_t *self, zsock_t *pipe)
     return go_on;
 }
 
+//  The poll's wait (ms) with the batch cut's: a batch held back by the
+//  commit gap is due in microseconds, which the timer (armed once per
+//  gap) measures; without a timer, the wait is rounded up to 1 ms.
+static long
+s_cut_timer (cabi_broker_t *self, long wait)
+{
+    int64_t held = cabi_broker_cut_wait (self);
+    if (held < 0)
+        return wait;
+    if (held == 0)
+        return 0;
+    if (self->cut_timer < 0)
+        return wait < 1 ? wait : 1;
+    if (self->cut_armed_for != self->dispatched_us) {
+        struct itimerspec spec = {{0, 0},
+                                  {(time_t)(held / 1000000), (long)(held % 1000000) * 1000}};
+        if (timerfd_settime (self->cut_timer, 0, &spec, NULL) != 0)
+            return wait < 1 ? wait : 1;
+        self->cut_armed_for = self->dispatched_us;
+    }
+    return wait;
+}
+
 //  The actor's loop: until $TERM, then drain.
 static void
 s_run (cabi_broker_t *self, zsock_t *pipe)
@@ -346,8 +373,8 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
     bool terminating = false;
     int64_t next_heartbeat = zclock_mono () + self->config->heartbeat_ms;
     //  The pipe, the writer, the sender, the validators, the mirror worker,
-    //  and last the ROUTER.
-    zmq_pollitem_t items[5 + CAB_BROKER_MAX_VALIDATORS];
+    //  the batch cut's timer, and last the ROUTER.
+    zmq_pollitem_t items[6 + CAB_BROKER_MAX_VALIDATORS];
     size_t count = 0;
     items[count++] = (zmq_pollitem_t){zsock_resolve (pipe), 0, ZMQ_POLLIN, 0};
     items[count++] = (zmq_pollitem_t){zsock_resolve (self->writer), 0, ZMQ_POLLIN, 0};
@@ -358,6 +385,9 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
     size_t mirror_item = count;
     if (self->mirror)
         items[count++] = (zmq_pollitem_t){zsock_resolve (self->mirror), 0, ZMQ_POLLIN, 0};
+    size_t timer_item = count;
+    if (self->cut_timer >= 0)
+        items[count++] = (zmq_pollitem_t){NULL, self->cut_timer, ZMQ_POLLIN, 0};
     items[count] = (zmq_pollitem_t){zsock_resolve (self->router), 0, ZMQ_POLLIN, 0};
     while (!terminating || s_busy (self)) {
         //  Back-pressure: while the queues are full, leave the ROUTER alone;
@@ -372,8 +402,13 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
             if (timer != INT64_MAX && timer - wall < wait)
                 wait = timer > wall ? (long)(timer - wall) : 0;
         }
+        wait = s_cut_timer (self, wait);
         if (zmq_poll (items, (int)(read_router ? count + 1 : count), wait) < 0)
             break;  //  Interrupted: the context is going down
+        uint64_t expired;
+        if (self->cut_timer >= 0 && (items[timer_item].revents & ZMQ_POLLIN) &&
+            read (self->cut_timer, &expired, sizeof expired) < 0)
+            expired = 0;  //  Already read: nothing to clear
         if ((items[0].revents & ZMQ_POLLIN) && !s_command (self, pipe)) {
             terminating = self->terminating = true;
             cabi_mirror_drain (self);  //  Its last outcomes are committed too
@@ -462,6 +497,8 @@ s_broker_actor (zsock_t *pipe, void *arg)
     cabi_chunk_destroy (&self->chunk);
     zactor_destroy (&self->writer);  //  After the drain: every batch is answered
     zsock_destroy (&self->router);
+    if (self->cut_timer >= 0)
+        close (self->cut_timer);
     cabi_security_teardown (self);
     cabi_batch_destroy (&self->accum);
     cabi_batch_destroy (&self->spare);
@@ -489,6 +526,7 @@ cab_broker_new (cab_broker_config_t **config_p, cab_error_t *error)
         return NULL;
     }
     self->state->config = config;
+    self->state->cut_timer = -1;
     self->actor = zactor_new (s_broker_actor, self->state);
     zmsg_t *reply = self->actor ? zmsg_recv (self->actor) : NULL;
     char *word = reply ? zmsg_popstr (reply) : NULL;

@@ -19,6 +19,9 @@
 #define S_READ_MAX 256
 //  The batch cut under load, events (see s_cut_due).
 #define S_CUT_EVENTS 32
+//  The least time from one commit's start to the next one's under
+//  moderate load, us (see s_cut_due).
+#define S_COMMIT_GAP_US 1000
 //  How often the read loop looks whether the writer has answered, us.
 #define S_LOOK_US 250
 //  At most one store failure log line per this many ms.
@@ -419,17 +422,33 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
     }
 }
 
-//  The batch cut: the idle writer gets the filling batch at once when the
-//  ROUTER has nothing more to read (nobody waits behind it: latency first),
-//  else once it holds S_CUT_EVENTS events, so that under load a commit
-//  carries many events (the cost of a commit, its WAL frames and so the
-//  checkpoints are shared by more events). When the broker cannot read (full
+//  The batch cut. The idle writer gets the filling batch once it holds
+//  S_CUT_EVENTS events, so that under load a commit carries many events
+//  (the cost of a commit, its WAL frames and so the checkpoints are shared
+//  by more events); else when the ROUTER has nothing more to read and
+//  S_COMMIT_GAP_US have passed since the writer took the last batch. Each
+//  commit rewrites the pages it touches (table and index leaves), so at
+//  10,000 events/s a commit for every two or three events put nine pages in
+//  the log per commit, and the log restarted twice a second
+//  (docs/performance.md, "Commit gap"). When the broker cannot read (full
 //  queues, draining), at once.
 static bool
 s_cut_due (cabi_broker_t *self)
 {
-    return !self->router_more || self->accum->count >= S_CUT_EVENTS || self->terminating ||
-           !cabi_broker_can_read (self);
+    if (self->accum->count >= S_CUT_EVENTS || self->terminating || !cabi_broker_can_read (self))
+        return true;
+    return !self->router_more && zclock_usecs () - self->dispatched_us >= S_COMMIT_GAP_US;
+}
+
+int64_t
+cabi_broker_cut_wait (cabi_broker_t *self)
+{
+    if (self->writer_busy || cabi_batch_empty (self->accum) || s_cut_due (self))
+        return -1;
+    if (self->router_more)
+        return 0;  //  The loop reads on at once
+    int64_t left = self->dispatched_us + S_COMMIT_GAP_US - zclock_usecs ();
+    return left > 0 ? left : 0;
 }
 
 //  Hand the filling batch to the writer if it is idle, not empty, and the
@@ -443,6 +462,7 @@ s_dispatch_writer (cabi_broker_t *self)
     if (cabi_writer_send (self->writer, batch) != 0)
         return;  //  Try again on the next turn
     self->writer_busy = true;
+    self->dispatched_us = zclock_usecs ();
     self->batches++;
     self->accum = self->spare;
     self->spare = NULL;

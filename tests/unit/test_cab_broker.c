@@ -303,6 +303,80 @@ START_TEST (test_peer_never_reads)
 }
 END_TEST
 
+//  The commit gap: under a steady trickle the writer takes a batch at most
+//  once a millisecond (or when 32 events wait), so commits stay far below
+//  one per event; a lone event is still ACKed at once (the gap's timer, not
+//  the next heartbeat, releases it).
+START_TEST (test_commit_gap)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    cab_broker_config_t *config = fixture_config (&fixture, fixture.ipc);
+    config->heartbeat_ms = 10000;  //  The poll's own wait: far above the bounds below
+    config->timeout_ms = 30000;
+    //  Nothing else wakes the broker's loop: no validator, no mirror.
+    config->validators = 0;
+    config->mirror_enabled = false;
+    const char *endpoint = fixture_start (&fixture, config);
+    cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
+    ck_assert_ptr_nonnull (client);
+    s_results_t results = {0};
+    cab_client_set_handler (client, s_on_result, &results);
+    //  A lone event, then another 300 us later: the gap holds the second
+    //  one back, and only the gap's timer can release it before the next
+    //  heartbeat.
+    for (int round = 0; round < 3; round++) {
+        int before = results.count;
+        int64_t start = zclock_mono ();
+        for (int index = 0; index < 2; index++) {
+            char *text = fixture_event ("monitor-001", NULL, "LOW");
+            ck_assert_int_eq (cab_client_publish_text (client, text, strlen (text), 5000, NULL),
+                              CAB_OK);
+            free (text);
+            int64_t due = zclock_usecs () + 300;
+            while (index == 0 && zclock_usecs () < due)
+                cab_client_poll (client, 0);
+        }
+        ck_assert_int_eq (cab_client_flush (client, 20000, NULL), CAB_OK);
+        ck_assert_int_eq (results.count, before + 2);
+        ck_assert_int_eq (results.last.code, CAB_OK);
+        ck_assert_int_lt (zclock_mono () - start, 3000);
+    }
+    json_t *status = cab_broker_status (fixture.broker);
+    json_int_t before =
+        json_integer_value (json_object_get (json_object_get (status, "store"), "commits"));
+    json_decref (status);
+    //  300 events, one every 200 us.
+    const int events = 300;
+    int answered = results.count;
+    int64_t start = zclock_usecs ();
+    for (int index = 0; index < events; index++) {
+        char *text = fixture_event ("monitor-001", NULL, "LOW");
+        ck_assert_int_eq (cab_client_publish_text (client, text, strlen (text), 5000, NULL),
+                          CAB_OK);
+        free (text);
+        int64_t due = start + (int64_t)(index + 1) * 200;
+        while (zclock_usecs () < due)
+            cab_client_poll (client, 0);
+    }
+    ck_assert_int_eq (cab_client_flush (client, 30000, NULL), CAB_OK);
+    int64_t elapsed_us = zclock_usecs () - start;
+    ck_assert_int_eq (results.count, answered + events);
+    status = cab_broker_status (fixture.broker);
+    json_int_t commits =
+        json_integer_value (json_object_get (json_object_get (status, "store"), "commits")) -
+        before;
+    ck_assert_int_eq (json_integer_value (json_object_get (status, "stored")), events + 6);
+    json_decref (status);
+    //  At most one a millisecond, plus one for each time 32 events piled up
+    //  (a stall of this machine); one a event would be 300.
+    ck_assert_int_le (commits, elapsed_us / 1000 + 1 + events / 32);
+    ck_assert_int_lt (commits, events);
+    cab_client_destroy (&client);
+    fixture_fini (&fixture);
+}
+END_TEST
+
 START_TEST (test_store_unavailable_at_start)
 {
     fixture_t fixture;
@@ -335,6 +409,7 @@ main (void)
     tcase_add_test (tcase, test_hostile_frames);
     tcase_add_test (tcase, test_flood);
     tcase_add_test (tcase, test_peer_never_reads);
+    tcase_add_test (tcase, test_commit_gap);
     tcase_add_test (tcase, test_store_unavailable_at_start);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
