@@ -489,8 +489,10 @@ cab_event_text (cab_event_t *self, size_t *length_p)
     if (!self)
         return NULL;
     if (!self->text) {
-        self->text = json_dumps (self->document, JSON_COMPACT);
-        self->length = self->text ? strlen (self->text) : 0;
+        //  Not json_dumps: it can drop a key when out of memory (jansson
+        //  issue #362, docs/robustness.md).
+        self->length = 0;
+        self->text = cabi_json_dumps (self->document, JSON_COMPACT, &self->length);
     }
     if (length_p)
         *length_p = self->length;

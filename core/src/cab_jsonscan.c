@@ -540,6 +540,7 @@ s_build (cabi_scan_t *scan, size_t flags, s_build_t *build)
     json_t *container[CAB_PATTERN_DEPTH_MAX + 1];
     char *key[CAB_PATTERN_DEPTH_MAX + 1];
     size_t key_length[CAB_PATTERN_DEPTH_MAX + 1];
+    bool owned[CAB_PATTERN_DEPTH_MAX + 1];  //  key[] was allocated here
     int depth = 0;
     json_t *root = NULL;
     bool first = true;
@@ -575,6 +576,15 @@ s_build (cabi_scan_t *scan, size_t flags, s_build_t *build)
                     s_build_fail (build, CAB_ERR_INVALID_JSON, "duplicate object key", pos);
                     continue;
                 }
+                key_length[depth - 1] = scan->len;
+                if (scan->str >= scan->text && scan->str < scan->text + scan->length) {
+                    //  Unescaped: the key's bytes stay where they are in the text
+                    //  (jansson copies them when the member is set).
+                    key[depth - 1] = (char *)scan->str;
+                    owned[depth - 1] = false;
+                    continue;
+                }
+                //  Decoded into the scanner's buffer, which the value may reuse.
                 key[depth - 1] = (char *)malloc (scan->len + 1);
                 if (!key[depth - 1]) {
                     s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
@@ -582,7 +592,7 @@ s_build (cabi_scan_t *scan, size_t flags, s_build_t *build)
                 }
                 memcpy (key[depth - 1], scan->str, scan->len);
                 key[depth - 1][scan->len] = 0;
-                key_length[depth - 1] = scan->len;
+                owned[depth - 1] = true;
                 continue;
             case CABI_TOK_OBJECT:
                 value = json_object ();
@@ -623,8 +633,10 @@ s_build (cabi_scan_t *scan, size_t flags, s_build_t *build)
             //  Steals value, even on failure.
             int rc = json_object_setn_new_nocheck (container[depth - 1], key[depth - 1],
                                                    key_length[depth - 1], value);
-            free (key[depth - 1]);
+            if (owned[depth - 1])
+                free (key[depth - 1]);
             key[depth - 1] = NULL;
+            owned[depth - 1] = false;
             if (rc) {
                 s_build_fail (build, CAB_ERR_NOMEM, "out of memory", pos);
                 continue;
@@ -635,12 +647,13 @@ s_build (cabi_scan_t *scan, size_t flags, s_build_t *build)
         }
         if (nests) {
             key[depth] = NULL;
+            owned[depth] = false;
             container[depth++] = value;
         }
     }
     //  Keys read but not yet used (an error came before their value).
     for (int level = 0; level < depth; level++)
-        if (json_is_object (container[level]))
+        if (json_is_object (container[level]) && owned[level])
             free (key[level]);
     if (build->code != CAB_OK) {
         json_decref (root);
