@@ -200,7 +200,8 @@ cabi_broker_status (cabi_broker_t *self)
     int64_t commits = __atomic_load_n (&ws->commits, __ATOMIC_RELAXED);
     int64_t commit_us = __atomic_load_n (&ws->commit_us, __ATOMIC_RELAXED);
     json_t *status = json_pack (
-        "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f},"
+        "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:"
+        "I},"
         "s:o}",
         "broker", "cabruca " PACKAGE_VERSION, "protocol", CABI_PROTO_VERSION, "uptime_ms",
         (json_int_t)(now - self->started), "received", (json_int_t)self->received, "stored",
@@ -215,7 +216,8 @@ cabi_broker_status (cabi_broker_t *self)
         (json_int_t)__atomic_load_n (&ws->last_seq, __ATOMIC_RELAXED), "commits",
         (json_int_t)commits, "failures",
         (json_int_t)__atomic_load_n (&ws->failures, __ATOMIC_RELAXED), "mean_commit_ms",
-        commits ? commit_us / 1000.0 / commits : 0.0, "delivery", cabi_delivery_status (self));
+        commits ? commit_us / 1000.0 / commits : 0.0, "gap_holds", (json_int_t)self->gap_holds,
+        "delivery", cabi_delivery_status (self));
     if (status)
         json_object_set_new (status, "mirror", cabi_mirror_status (self));
     return status;

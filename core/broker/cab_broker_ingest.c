@@ -22,6 +22,9 @@
 //  The least time from one commit's start to the next one's under
 //  moderate load, us (see s_cut_due).
 #define S_COMMIT_GAP_US 1000
+//  The gap applies while more than one agent publishes: after two PUBLISH
+//  from different peers in a row, for this long, us.
+#define S_SIBLINGS_US 5000
 //  How often the read loop looks whether the writer has answered, us.
 #define S_LOOK_US 250
 //  At most one store failure log line per this many ms.
@@ -372,9 +375,14 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
             s_welcome (self, identity);
             break;
         case CABI_PROTO_PUBLISH:
-            if (peer && peer->session)
+            if (peer && peer->session) {
+                if (peer != self->last_publisher) {
+                    if (self->last_publisher)
+                        self->siblings_us = zclock_usecs ();
+                    self->last_publisher = peer;
+                }
                 s_publish (self, peer, identity, &msg, body_p);
-            else
+            } else
                 s_error (self, identity, CAB_ERR_DISCONNECTED, "no session: send HELLO");
             break;
         case CABI_PROTO_HEARTBEAT:
@@ -425,19 +433,27 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
 //  The batch cut. The idle writer gets the filling batch once it holds
 //  S_CUT_EVENTS events, so that under load a commit carries many events
 //  (the cost of a commit, its WAL frames and so the checkpoints are shared
-//  by more events); else when the ROUTER has nothing more to read and
-//  S_COMMIT_GAP_US have passed since the writer took the last batch. Each
-//  commit rewrites the pages it touches (table and index leaves), so at
-//  10,000 events/s a commit for every two or three events put nine pages in
-//  the log per commit, and the log restarted twice a second
-//  (docs/performance.md, "Commit gap"). When the broker cannot read (full
-//  queues, draining), at once.
+//  by more events); else when the ROUTER has nothing more to read and, while
+//  several agents publish, S_COMMIT_GAP_US have passed since the writer took
+//  the last batch. Each commit rewrites the pages it touches (table and
+//  index leaves), so at 10,000 events/s a commit for every two or three
+//  events put nine pages in the log per commit, and the log restarted twice
+//  a second (docs/performance.md, "The event parser and the commit gap").
+//  A lone publisher is not held: when its events come one at a time it is
+//  likely waiting for each ACK, and nobody else would fill the batch. When
+//  the broker cannot read (full queues, draining), at once.
 static bool
 s_cut_due (cabi_broker_t *self)
 {
     if (self->accum->count >= S_CUT_EVENTS || self->terminating || !cabi_broker_can_read (self))
         return true;
-    return !self->router_more && zclock_usecs () - self->dispatched_us >= S_COMMIT_GAP_US;
+    if (self->router_more)
+        return false;
+    int64_t now = zclock_usecs ();
+    if (now - self->siblings_us >= S_SIBLINGS_US || now - self->dispatched_us >= S_COMMIT_GAP_US)
+        return true;
+    self->accum_held = true;
+    return false;
 }
 
 int64_t
@@ -463,6 +479,9 @@ s_dispatch_writer (cabi_broker_t *self)
         return;  //  Try again on the next turn
     self->writer_busy = true;
     self->dispatched_us = zclock_usecs ();
+    if (self->accum_held)
+        self->gap_holds++;
+    self->accum_held = false;
     self->batches++;
     self->accum = self->spare;
     self->spare = NULL;

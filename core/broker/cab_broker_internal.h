@@ -336,11 +336,15 @@ typedef struct {
     cabi_batch_t *accum;       //  Being filled
     cabi_batch_t *spare;       //  Idle (the other one is at the writer)
     bool writer_busy;
-    int64_t dispatched_us;  //  When the writer last took a batch (monotonic)
-    int cut_timer;          //  timerfd ending a held batch's gap, or -1
-    int64_t cut_armed_for;  //  The dispatched_us it was armed for
-    bool router_more;       //  The ROUTER had more to read when the broker
-                            //  last stopped reading (the batch cut)
+    int64_t dispatched_us;       //  When the writer last took a batch (monotonic)
+    int cut_timer;               //  timerfd ending a held batch's gap, or -1
+    int64_t cut_armed_for;       //  The dispatched_us it was armed for
+    const void *last_publisher;  //  The peer of the last PUBLISH (compared, never used)
+    int64_t siblings_us;         //  When two peers last published one after the other
+    bool accum_held;             //  The commit gap held the filling batch back
+    uint64_t gap_holds;          //  Batches the commit gap held back
+    bool router_more;            //  The ROUTER had more to read when the broker
+                                 //  last stopped reading (the batch cut)
     zactor_t *validators[CAB_BROKER_MAX_VALIDATORS];
     size_t validator_count;  //  0: validate in the broker thread
     size_t next_validator;   //  Round robin

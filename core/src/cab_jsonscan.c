@@ -673,7 +673,8 @@ cabi_json_parse (const char *text, size_t length, size_t flags, cabi_json_fault_
     if (document)
         return document;
     fault->code = build.code == CAB_ERR_NOMEM ? CAB_ERR_NOMEM : CAB_ERR_INVALID_JSON;
-    fault->reason = build.reason;
+    //  A copy: the reason may be the scanner's, which ends with this call.
+    snprintf (fault->reason, sizeof fault->reason, "%s", build.reason ? build.reason : "");
     //  Line and column (1-based, in bytes) as jansson gives them.
     size_t line = 1, column = 0;
     for (size_t index = 0; index < build.pos && index < length; index++) {

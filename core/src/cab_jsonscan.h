@@ -10,10 +10,10 @@
 
 //  Where and why cabi_json_parse refused a text.
 typedef struct {
-    cab_status_t code;   //  CAB_ERR_INVALID_JSON or CAB_ERR_NOMEM
-    const char *reason;  //  Static text, with the byte offset for syntax errors
-    size_t line;         //  1-based, as jansson counts them
-    size_t column;       //  1-based, in bytes
+    cab_status_t code;  //  CAB_ERR_INVALID_JSON or CAB_ERR_NOMEM
+    char reason[128];   //  What is wrong, with the byte offset for syntax errors
+    size_t line;        //  1-based, as jansson counts them
+    size_t column;      //  1-based, in bytes
 } cabi_json_fault_t;
 
 //  Build a jansson document from `length` bytes of JSON text, about seven
