@@ -202,9 +202,12 @@ s_append (s_log_t *self, const cab_rule_target_t *target, char *payload, size_t 
             return rc;
         old_size = 0;
     }
-    for (size_t index = 0; index < size; index++)
-        if (payload[index] == '\n' || payload[index] == '\r')
-            payload[index] = ' ';
+    //  One line per event (memchr: a byte loop here was the sender's
+    //  largest cost per 1 KB line).
+    for (const char *breaks = "\n\r"; *breaks; breaks++)
+        for (char *at = (char *)memchr (payload, *breaks, size); at;
+             at = (char *)memchr (at + 1, *breaks, size - (size_t)(at + 1 - payload)))
+            *at = ' ';
     struct iovec parts[2] = {{payload, size}, {(void *)"\n", 1}};
     size_t total = size + 1, done = 0;
     *what = "write";

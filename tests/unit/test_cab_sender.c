@@ -745,12 +745,13 @@ START_TEST (test_log_append)
     job = s_run (sender, &twin, "{\"n\":2}", 5000);
     ck_assert_int_eq (job->status, CAB_OK);
     cab_send_job_destroy (&job);
-    //  A raw line break would split the record: it becomes a space.
-    job = s_run (sender, &target, "{\"n\":\n3}", 5000);
+    //  A raw line break would split the record: each becomes a space
+    //  (first and last bytes, CR LF, runs).
+    job = s_run (sender, &target, "\r{\"n\":\n3,\r\n\"m\":\n\n4}\n", 5000);
     ck_assert_int_eq (job->status, CAB_OK);
     cab_send_job_destroy (&job);
     char *text = s_slurp (target.path, NULL);
-    ck_assert_str_eq (text, "{\"n\":1}\n{\"n\":2}\n{\"n\": 3}\n");
+    ck_assert_str_eq (text, "{\"n\":1}\n{\"n\":2}\n {\"n\": 3,  \"m\":  4} \n");
     free (text);
     //  Deleted under the sender: a new file starts.
     ck_assert_int_eq (unlink (target.path), 0);
