@@ -200,8 +200,8 @@ cabi_broker_status (cabi_broker_t *self)
     int64_t commits = __atomic_load_n (&ws->commits, __ATOMIC_RELAXED);
     int64_t commit_us = __atomic_load_n (&ws->commit_us, __ATOMIC_RELAXED);
     json_t *status = json_pack (
-        "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:"
-        "I},"
+        "{s:s,s:i,s:I,s:I,s:I,s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:I,s:o,"
+        "s:{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:I},"
         "s:o}",
         "broker", "cabruca " PACKAGE_VERSION, "protocol", CABI_PROTO_VERSION, "uptime_ms",
         (json_int_t)(now - self->started), "received", (json_int_t)self->received, "stored",

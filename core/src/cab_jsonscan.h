@@ -23,13 +23,15 @@ typedef struct {
 //  it nests at most CAB_PATTERN_DEPTH_MAX deep and refuses bytes after a
 //  NUL that json_loadb ignores. Returns a new reference, or NULL with
 //  *fault filled (every allocation failure is CAB_ERR_NOMEM).
-json_t *cabi_json_parse (const char *text, size_t length, size_t flags, cabi_json_fault_t *fault);
+json_t *
+    cabi_json_parse (const char *text, size_t length, size_t flags, cabi_json_fault_t *fault);
 
 //  cabi_json_parse with the fault as a cab_error_t: CAB_ERR_INVALID_JSON
 //  (text "<what>:<line>:<column>: <reason>", what may be NULL) or
 //  CAB_ERR_NOMEM.
-json_t *cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
-                         cab_error_t *error);
+json_t *
+    cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
+                     cab_error_t *error);
 
 //  Serialise a JSON value like json_dumps, with two passes of json_dumpb:
 //  json_dumps drops the text of an object key when its buffer cannot grow
@@ -37,6 +39,7 @@ json_t *cabi_json_loadb (const char *text, size_t length, size_t flags, const ch
 //  NUL-terminated string (caller frees it) and sets *length_p (may be
 //  NULL), or NULL when out of memory or when jansson cannot encode the
 //  value (e.g. a scalar without JSON_ENCODE_ANY).
-char *cabi_json_dumps (const json_t *json, size_t flags, size_t *length_p);
+char *
+    cabi_json_dumps (const json_t *json, size_t flags, size_t *length_p);
 
 #endif
