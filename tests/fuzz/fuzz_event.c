@@ -2,7 +2,9 @@
     fuzz_event - the event envelope parser: cab_event_load and
     cab_event_new_from_json on arbitrary bytes.
 
-    Oracles: both entries accept the same inputs; a loaded event keeps its
+    Oracles: both entries accept the same inputs (except a NUL byte outside
+    a string, which jansson may read past and cab_event_load refuses); a
+    loaded event keeps its
     bytes and passes cab_event_check; an event whose detail was changed
     serialises to text that loads again.
     =========================================================================
@@ -60,7 +62,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     json_t *document = json_loadb (text, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (document) {
         cab_event_t *built = cab_event_new_from_json (document, &error);
-        FUZZ_ASSERT (!built == !loaded);
+        //  jansson reads past a NUL byte after a number ("1\0,"); the
+        //  builder cab_event_load parses with refuses it (the json target).
+        FUZZ_ASSERT (!built == !loaded || (!loaded && memchr (text, 0, size)));
         if (built) {
             s_read (built);
             FUZZ_ASSERT (cab_event_text (built, NULL));
