@@ -407,10 +407,12 @@ s_run (cabi_broker_t *self, zsock_t *pipe)
         wait = s_cut_timer (self, wait);
         if (zmq_poll (items, (int)(read_router ? count + 1 : count), wait) < 0)
             break;  //  Interrupted: the context is going down
-        uint64_t expired;
-        if (self->cut_timer >= 0 && (items[timer_item].revents & ZMQ_POLLIN) &&
-            read (self->cut_timer, &expired, sizeof expired) < 0)
-            expired = 0;  //  Already read: nothing to clear
+        if (self->cut_timer >= 0 && (items[timer_item].revents & ZMQ_POLLIN)) {
+            //  Clear the expiry; its only effect is this turn of the loop.
+            uint64_t expirations;
+            ssize_t got = read (self->cut_timer, &expirations, sizeof expirations);
+            (void)got;
+        }
         if ((items[0].revents & ZMQ_POLLIN) && !s_command (self, pipe)) {
             terminating = self->terminating = true;
             cabi_mirror_drain (self);  //  Its last outcomes are committed too

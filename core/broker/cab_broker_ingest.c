@@ -212,6 +212,12 @@ s_publish (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity, cabi_prot
            zmsg_t **body_p)
 {
     self->received++;
+    if (peer != self->last_publisher) {
+        //  Another agent publishes too: the commit gap applies (s_cut_due).
+        if (self->last_publisher)
+            self->siblings_us = zclock_usecs ();
+        self->last_publisher = peer;
+    }
     cab_error_t error;
     cab_error_clear (&error);
     if (peer->in_flight >= self->config->max_in_flight) {
@@ -375,14 +381,9 @@ s_handle (cabi_broker_t *self, zframe_t *identity, zmsg_t **body_p)
             s_welcome (self, identity);
             break;
         case CABI_PROTO_PUBLISH:
-            if (peer && peer->session) {
-                if (peer != self->last_publisher) {
-                    if (self->last_publisher)
-                        self->siblings_us = zclock_usecs ();
-                    self->last_publisher = peer;
-                }
+            if (peer && peer->session)
                 s_publish (self, peer, identity, &msg, body_p);
-            } else
+            else
                 s_error (self, identity, CAB_ERR_DISCONNECTED, "no session: send HELLO");
             break;
         case CABI_PROTO_HEARTBEAT:
