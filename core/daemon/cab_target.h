@@ -13,8 +13,9 @@
       http      cab_target_http.c: POST with libcurl's multi interface on
                 the sender's zloop, 2xx is success, EventBridge API
                 destinations' retry rules for the rest.
-      log       cab_target_log.c: one JSON line appended to a file, with
-                size-based rotation; synchronous (a local write).
+      log       cab_target_log.c: one JSON line per task appended to a file,
+                with size-based rotation; the lines of the tasks started in
+                one turn of the reactor go out together (one writev).
 
     Every task a backend starts ends with exactly one call to env->done,
     possibly before start returns. Destroying a backend abandons what is in

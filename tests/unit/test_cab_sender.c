@@ -17,6 +17,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
@@ -844,6 +845,153 @@ START_TEST (test_log_unwritable)
 }
 END_TEST
 
+//  Send jobs[0..count) at once, then take every one back.
+static void
+s_burst (zactor_t *sender, cab_send_job_t **jobs, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        ck_assert_int_eq (cab_sender_send (sender, jobs[index]), 0);
+    for (size_t index = 0; index < count; index++) {
+        jobs[index] = s_recv (sender, 10000);
+        ck_assert_ptr_nonnull (jobs[index]);
+    }
+}
+
+//  Lines sent in one burst are written together: every line once, in the
+//  order sent, per file; rotation stops at the right line inside a batch.
+START_TEST (test_log_batch)
+{
+    enum { LINES = 1500 };
+    zactor_t *sender = cab_sender_new ();
+    cab_rule_target_t plain = s_target (CAB_TARGET_LOG), small = s_target (CAB_TARGET_LOG);
+    plain.path = (char *)s_path ("plain.jsonl");
+    small.path = (char *)s_path ("small.jsonl");
+    small.max_bytes = 1000;
+    small.keep = 100;
+    //  Alternating targets, so a batch holds both paths; 27-byte lines.
+    cab_send_job_t **jobs = (cab_send_job_t **)calloc (2 * LINES, sizeof *jobs);
+    for (int index = 0; index < 2 * LINES; index++) {
+        char payload[64];
+        snprintf (payload, sizeof payload, "{\"n\":%05d,\"pad\":\"xxxxxxx\"}", index / 2);
+        ck_assert_uint_eq (strlen (payload), 27);
+        jobs[index] = s_job (index % 2 ? &small : &plain, index, payload);
+    }
+    s_burst (sender, jobs, 2 * LINES);
+    for (int index = 0; index < 2 * LINES; index++) {
+        ck_assert_msg (jobs[index]->status == CAB_OK, "%s", jobs[index]->error);
+        cab_send_job_destroy (&jobs[index]);
+    }
+    free (jobs);
+    //  plain: all lines in order.
+    size_t size;
+    char *text = s_slurp (plain.path, &size);
+    ck_assert_uint_eq (size, LINES * 28);
+    for (int index = 0; index < LINES; index++) {
+        char expected[64];
+        snprintf (expected, sizeof expected, "{\"n\":%05d,\"pad\":\"xxxxxxx\"}\n", index);
+        ck_assert_msg (memcmp (text + index * 28, expected, 28) == 0, "line %d", index);
+    }
+    free (text);
+    //  small: 35 lines (980 bytes) a file; the oldest file first.
+    int next = 0, files = 0;
+    for (int generation = 100; generation >= 0; generation--) {
+        char name[64];
+        snprintf (name, sizeof name, generation ? "small.jsonl.%d" : "small.jsonl", generation);
+        if (!s_exists (s_path (name)))
+            continue;
+        text = s_slurp (s_path (name), &size);
+        files++;
+        ck_assert_uint_le (size, 1000);
+        ck_assert_uint_eq (size % 28, 0);
+        if (generation)
+            ck_assert_uint_eq (size, 35 * 28);
+        for (size_t at = 0; at < size; at += 28, next++) {
+            char expected[64];
+            snprintf (expected, sizeof expected, "{\"n\":%05d,\"pad\":\"xxxxxxx\"}\n", next);
+            ck_assert_msg (memcmp (text + at, expected, 28) == 0, "%s: line %d", name, next);
+        }
+        free (text);
+    }
+    ck_assert_int_eq (next, LINES);
+    ck_assert_int_eq (files, (LINES + 34) / 35);
+    cab_sender_destroy (&sender);
+}
+END_TEST
+
+//  A batch that cannot be written fails whole and leaves no partial line;
+//  the retry, once there is room, writes every line.
+START_TEST (test_log_batch_fails)
+{
+    enum { LINES = 200 };
+    zactor_t *sender = cab_sender_new ();
+    cab_rule_target_t target = s_target (CAB_TARGET_LOG);
+    target.path = (char *)s_path ("f.jsonl");
+    cab_send_job_t *job = s_run (sender, &target, "{\"first\":true}", 5000);
+    ck_assert_int_eq (job->status, CAB_OK);
+    cab_send_job_destroy (&job);
+    //  Room for half the batch: the file size limit of the process.
+    struct rlimit old_limit, limit;
+    ck_assert_int_eq (getrlimit (RLIMIT_FSIZE, &old_limit), 0);
+    void (*old_handler) (int) = signal (SIGXFSZ, SIG_IGN);
+    limit = old_limit;
+    limit.rlim_cur = 15 + LINES / 2 * 28;
+    cab_send_job_t *jobs[LINES];
+    for (int index = 0; index < LINES; index++) {
+        char payload[64];
+        snprintf (payload, sizeof payload, "{\"n\":%05d,\"pad\":\"xxxxxxx\"}", index);
+        jobs[index] = s_job (&target, index, payload);
+    }
+    //  No assertion while the limit holds: check writes its own file.
+    int limited = setrlimit (RLIMIT_FSIZE, &limit), sends = 0, received = 0;
+    for (int index = 0; index < LINES; index++)
+        sends += cab_sender_send (sender, jobs[index]) == 0;
+    for (int index = 0; index < LINES; index++)
+        received += (jobs[index] = s_recv (sender, 10000)) != NULL;
+    int restored = setrlimit (RLIMIT_FSIZE, &old_limit);
+    signal (SIGXFSZ, old_handler);
+    ck_assert_int_eq (limited, 0);
+    ck_assert_int_eq (restored, 0);
+    ck_assert_int_eq (sends, LINES);
+    ck_assert_int_eq (received, LINES);
+    int failed = 0;
+    for (int index = 0; index < LINES; index++)
+        if (jobs[index]->status != CAB_OK) {
+            ck_assert_int_eq (jobs[index]->status, CAB_ERR_IO);
+            ck_assert (!jobs[index]->permanent);
+            ck_assert_msg (strstr (jobs[index]->error, "write "), "%s", jobs[index]->error);
+            failed++;
+        }
+    ck_assert_int_gt (failed, 0);
+    //  What was reported written is in the file, whole lines only.
+    size_t size;
+    char *text = s_slurp (target.path, &size);
+    ck_assert_uint_eq (size, 15 + (size_t)(LINES - failed) * 28);
+    free (text);
+    //  Retried (in order) with room: all there once.
+    int sent = 0;
+    for (int index = 0; index < LINES; index++)
+        if (jobs[index]->status != CAB_OK)
+            jobs[sent++] = jobs[index];
+        else
+            cab_send_job_destroy (&jobs[index]);
+    s_burst (sender, jobs, (size_t)sent);
+    for (int index = 0; index < sent; index++) {
+        ck_assert_msg (jobs[index]->status == CAB_OK, "%s", jobs[index]->error);
+        cab_send_job_destroy (&jobs[index]);
+    }
+    text = s_slurp (target.path, &size);
+    ck_assert_uint_eq (size, 15 + LINES * 28);
+    for (int index = 0; index < LINES; index++) {
+        char expected[64];
+        snprintf (expected, sizeof expected, "\"n\":%05d,", index);
+        char *at = strstr (text, expected);
+        ck_assert_msg (at && !strstr (at + 1, expected), "line %d", index);
+    }
+    free (text);
+    cab_sender_destroy (&sender);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -884,6 +1032,8 @@ main (void)
     tcase_add_test (tcase, test_log_append);
     tcase_add_test (tcase, test_log_rotation);
     tcase_add_test (tcase, test_log_unwritable);
+    tcase_add_test (tcase, test_log_batch);
+    tcase_add_test (tcase, test_log_batch_fails);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);
