@@ -264,8 +264,8 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
     zsock_set_rcvtimeo (self->router, 0);
     zsock_set_maxmsgsize (self->router, S_MAX_MSG_SIZE);
     zsock_set_linger (self->router, S_LINGER_MS);
-    cab_store_retention_t retention = {config->archive_ms, config->standard_ms, config->critical_ms,
-                                       config->archive_ms};
+    cab_store_retention_t retention = {config->archive_ms, config->standard_ms,
+                                       config->critical_ms};
     self->writer = cabi_writer_new (config->store_path, config->durability, &retention,
                                     config->sweep_every_ms, &self->writer_stats, error);
     if (!self->writer)

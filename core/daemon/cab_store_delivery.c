@@ -288,6 +288,32 @@ cabi_store_bind_error (sqlite3_stmt *stmt, int index, const char *text)
     sqlite3_bind_text64 (stmt, index, text, length, SQLITE_STATIC, SQLITE_UTF8);
 }
 
+//  A DONE with nothing but its attempts: such updates of consecutive ids
+//  can go in one statement.
+static bool
+s_plain_done (const cab_delivery_update_t *update)
+{
+    return update->state == CAB_DELIVERY_DONE && update->next_ms == 0 && !update->error;
+}
+
+//  How many updates from updates[0] form a run: plain DONEs, next to each
+//  other in the batch, of ids first, first + 1, ..., with the same attempts.
+static size_t
+s_done_run (const cab_delivery_update_t *updates, size_t count)
+{
+    size_t run = 1;
+    if (s_plain_done (&updates[0]))
+        while (run < count && s_plain_done (&updates[run]) &&
+               updates[run].id == updates[0].id + (int64_t)run &&
+               updates[run].attempts == updates[0].attempts)
+            run++;
+    return run;
+}
+
+//  The state changes, in order. A run of consecutive plain DONEs (the
+//  deliveries of a burst, finished in the order they went out: the common
+//  case) is one UPDATE over the id range, which SQLite walks once, instead
+//  of one statement per delivery; the rows come out the same.
 static int
 s_write_updates (cab_store_t *self, cab_store_batch_t *batch, int64_t now_ms)
 {
@@ -299,8 +325,27 @@ s_write_updates (cab_store_t *self, cab_store_batch_t *batch, int64_t now_ms)
                                           " next_ms = ?4, updated_ms = ?5, dlq = ?6, error = ?7"
                                           " WHERE id = ?1",
                                           &rc);
-    for (size_t i = 0; stmt && i < batch->update_count && rc == SQLITE_OK; i++) {
+    sqlite3_stmt *range =
+        stmt ? cabi_store_stmt (self, CABI_STMT_UPDATE_DONE_RUN,
+                                "UPDATE deliveries SET state = 1, attempts = ?3, next_ms = 0,"
+                                " updated_ms = ?4, dlq = NULL, error = NULL"
+                                " WHERE id >= ?1 AND id <= ?2",
+                                &rc)
+             : NULL;
+    for (size_t i = 0; range && i < batch->update_count && rc == SQLITE_OK;) {
         const cab_delivery_update_t *update = &batch->updates[i];
+        size_t run = s_done_run (update, batch->update_count - i);
+        i += run;
+        if (run > 1) {
+            sqlite3_bind_int64 (range, 1, update->id);
+            sqlite3_bind_int64 (range, 2, update->id + (int64_t)run - 1);
+            sqlite3_bind_int (range, 3, update->attempts);
+            sqlite3_bind_int64 (range, 4, now_ms);
+            rc = sqlite3_step (range);
+            sqlite3_reset (range);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            continue;
+        }
         bool dead = update->state == CAB_DELIVERY_DEAD;
         sqlite3_bind_int64 (stmt, 1, update->id);
         sqlite3_bind_int (stmt, 2, (int)update->state);

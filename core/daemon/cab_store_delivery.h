@@ -17,13 +17,14 @@
     and count deliveries on their own read-only handles.
 
     Retention (cab_store_sweep) deletes, in short transactions of a bounded
-    number of rows: DONE deliveries older than done_ms, dead letters older
-    than their queue's retention, and archived events older than archive_ms
-    that no longer have a PENDING or DEAD delivery (with their DONE ones).
+    number of rows: dead letters older than their queue's retention, and
+    archived events older than archive_ms that no longer have a PENDING or
+    DEAD delivery, with their DONE deliveries (a DONE delivery lives as
+    long as its event).
 
     Threads: as cab_store.h (one thread per handle). All the functions here
     take the handle of cab_store_new / cab_store_new_readonly. Store schema
-    version 4 (docs/architecture.md, "Event store").
+    version 5 (docs/architecture.md, "Event store").
     =========================================================================
 */
 #ifndef CAB_STORE_DELIVERY_H_INCLUDED
@@ -125,8 +126,6 @@ typedef struct {
     int64_t standard_ms;        //  "standard" and "mirror" dead letters older
                                 //  (updated_ms): 14 d
     int64_t critical_ms;        //  "critical" dead letters older (updated_ms): 4 d
-    int64_t done_ms;            //  DONE deliveries older (updated_ms); 0: kept as long
-                                //  as their event (deleted with it)
 } cab_store_retention_t;
 
 //  Default retentions, ms.
@@ -202,7 +201,7 @@ cab_status_t
                      cab_error_t *error);
 
 //  Delete at most max_rows expired rows in one short transaction, in this
-//  order: DONE deliveries older than done_ms; dead letters older than
+//  order: dead letters older than
 //  their queue's retention (queue "mirror": standard_ms); events received
 //  before now_ms - archive_ms that have no PENDING or DEAD delivery and are
 //  not in the mirror's outbox, with their DONE deliveries and their

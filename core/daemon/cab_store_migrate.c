@@ -15,8 +15,9 @@
       3  + deliveries (one row per event, rule and target: state PENDING /
          DONE / DEAD, attempts, times, dead-letter queue, last error);
          indexes: pending by next_ms, by seq, dead letters by (dlq,
-         updated_ms), DONE by updated_ms (retention), replays by (replay,
-         state) (live deliveries, replay NULL, are not in it).
+         updated_ms), DONE by updated_ms (retention, until version 5),
+         replays by (replay, state) (live deliveries, replay NULL, are not
+         in it).
       4  + outbox (the cloud mirror's pending events: seq, not_before_ms,
          deferred, attempts, error; partial indexes: by not_before_ms of
          the rows not due at once, of the deferred and of the failed
@@ -26,6 +27,9 @@
          outcome, kept by triggers on mirrored, so that the figures cost
          no scan); meta key 'budget_state' (the budget's state document)
          is written by the mirror's batches.
+      5  - the index of DONE deliveries by updated_ms: nothing reads it
+         (DONE deliveries go with their event) and it cost every finished
+         delivery an index entry.
     =========================================================================
 */
 #include "cab_store_migrate.h"
@@ -57,7 +61,6 @@
     "CREATE INDEX deliveries_pending ON deliveries (state, next_ms) WHERE state = 0;"              \
     "CREATE INDEX deliveries_seq ON deliveries (seq);"                                             \
     "CREATE INDEX deliveries_dead ON deliveries (dlq, updated_ms) WHERE state = 2;"                \
-    "CREATE INDEX deliveries_done ON deliveries (updated_ms) WHERE state = 1;"                     \
     "CREATE INDEX deliveries_replay ON deliveries (replay, state) WHERE replay IS NOT NULL;"
 
 //  The mirror tables (version 4, cab_store_mirror.h). Both are keyed by the
@@ -137,6 +140,8 @@ static const char *s_upgrade_sql[] = {
     S_DELIVERIES_SQL,
     //  3 -> 4
     S_MIRROR_SQL,
+    //  4 -> 5
+    "DROP INDEX IF EXISTS deliveries_done;",
 };
 _Static_assert(sizeof s_upgrade_sql / sizeof s_upgrade_sql[0] == CABI_STORE_VERSION - 1,
                "one upgrade step per older version");

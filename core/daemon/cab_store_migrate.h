@@ -12,7 +12,7 @@
 #include <sqlite3.h>
 
 //  The store schema version this build writes.
-#define CABI_STORE_VERSION 4
+#define CABI_STORE_VERSION 5
 
 //  Bring the database on db (open for writing, WAL set) to the current
 //  schema: create it when the file has no tables, upgrade an older version,

@@ -21,8 +21,8 @@
 typedef enum {
     CABI_STMT_ROUTE_INSERT,     //  new PENDING delivery
     CABI_STMT_UPDATE,           //  delivery state change
+    CABI_STMT_UPDATE_DONE_RUN,  //  a run of consecutive deliveries DONE alike
     CABI_STMT_SEQ_EXISTS,       //  is there an event with this seq
-    CABI_STMT_SWEEP_DONE,       //  delete expired DONE deliveries
     CABI_STMT_SWEEP_DEAD,       //  delete expired dead letters of one queue
     CABI_STMT_SWEEP_EVENTS,     //  oldest events, ascending seq
     CABI_STMT_SWEEP_HELD,       //  does an event have a PENDING or DEAD delivery

@@ -3,10 +3,10 @@
 
     One call is one short transaction deleting at most max_rows rows, so
     that the broker's store writer can interleave sweeps with ingest
-    batches. Expired DONE deliveries and dead letters are found through
-    their partial indexes (by updated_ms); expired events are found by
-    walking events in seq order from the oldest, which are also the
-    earliest received (the single writer stamps received_ms in commit
+    batches. Expired dead letters are found through their partial index
+    (by updated_ms); DONE deliveries go with their event. Expired events
+    are found by walking events in seq order from the oldest, which are
+    also the earliest received (the single writer stamps received_ms in commit
     order): the walk stops at the first event young enough to keep. Events
     that still have a PENDING or DEAD delivery, or are still in the mirror's
     outbox, are skipped; an event's mirrored row goes with it. The mirror's
@@ -47,18 +47,6 @@ s_delete (cab_store_t *self, sqlite3_stmt *stmt, const char *dlq, int64_t cutoff
         return rc;
     *deleted_p += sqlite3_changes (self->db);
     return SQLITE_OK;
-}
-
-static int
-s_sweep_done (cab_store_t *self, int64_t cutoff, int64_t budget, int64_t *deleted_p)
-{
-    int rc;
-    sqlite3_stmt *stmt =
-        cabi_store_stmt (self, CABI_STMT_SWEEP_DONE,
-                         "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries"
-                         " WHERE state = 1 AND updated_ms < ?1 ORDER BY updated_ms LIMIT ?2)",
-                         &rc);
-    return stmt ? s_delete (self, stmt, NULL, cutoff, budget, deleted_p) : rc;
 }
 
 static int
@@ -218,12 +206,10 @@ cab_store_sweep (cab_store_t *self, const cab_store_retention_t *retention, int6
     int rc = cabi_store_begin (self);
     if (rc == SQLITE_OK) {
         what = "cannot delete";
-        if (retention->done_ms > 0)
-            rc = s_sweep_done (self, now_ms - retention->done_ms, limit - deleted, &deleted);
+        if (retention->standard_ms > 0)
+            rc = s_sweep_dead (self, "standard", now_ms - retention->standard_ms, limit - deleted,
+                               &deleted);
     }
-    if (rc == SQLITE_OK && retention->standard_ms > 0 && deleted < limit)
-        rc = s_sweep_dead (self, "standard", now_ms - retention->standard_ms, limit - deleted,
-                           &deleted);
     if (rc == SQLITE_OK && retention->critical_ms > 0 && deleted < limit)
         rc = s_sweep_dead (self, "critical", now_ms - retention->critical_ms, limit - deleted,
                            &deleted);

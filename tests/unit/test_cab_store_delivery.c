@@ -291,6 +291,80 @@ START_TEST (test_routes_with_events)
 }
 END_TEST
 
+//  One delivery as a scan sees it.
+static s_seen_t
+s_get (cab_store_t *store, int64_t id)
+{
+    cab_delivery_query_t query = s_any ();
+    query.ids = &id;
+    query.id_count = 1;
+    s_seen_t seen = s_scan (store, query);
+    ck_assert_uint_eq (seen.count, 1);
+    return seen;
+}
+
+//  Consecutive plain DONEs are written as runs (one statement each): the
+//  rows come out as one update at a time would leave them, in batch order.
+START_TEST (test_update_runs)
+{
+    cab_store_t *store = s_open ();
+    int64_t ids[12];
+    s_store_events (store, 1, 12, "r", 1, ids);
+    for (int i = 1; i < 12; i++)
+        ck_assert_int_eq (ids[i], ids[0] + i);
+    s_update (store, ids[4], CAB_DELIVERY_PENDING, 1, NULL, "boom");
+    cab_delivery_update_t updates[] = {
+        {ids[0], CAB_DELIVERY_DONE, 1, 0, NULL, NULL},  //  a run of three
+        {ids[1], CAB_DELIVERY_DONE, 1, 0, NULL, NULL},
+        {ids[2], CAB_DELIVERY_DONE, 1, 0, NULL, NULL},
+        {ids[3], CAB_DELIVERY_DONE, 2, 0, NULL, NULL},  //  other attempts: a new run
+        {ids[4], CAB_DELIVERY_DONE, 2, 0, NULL, NULL},  //  its old error goes
+        {ids[5], CAB_DELIVERY_PENDING, 1, 5000, NULL, "e5"},
+        {ids[5], CAB_DELIVERY_DONE, 2, 0, NULL, NULL},  //  after its PENDING: DONE
+        {ids[7], CAB_DELIVERY_DONE, 1, 0, NULL, NULL},  //  descending: no run
+        {ids[6], CAB_DELIVERY_DONE, 1, 0, NULL, NULL},
+        {ids[8], CAB_DELIVERY_DEAD, 3, 0, "critical", "x"},
+        {ids[9], CAB_DELIVERY_DONE, 1, 0, NULL, "kept"},  //  not plain: its own
+        {ids[10], CAB_DELIVERY_DONE, 1, 0, NULL, NULL},
+        {ids[11] + 100, CAB_DELIVERY_DONE, 1, 0, NULL, NULL},  //  no such rows
+        {ids[11] + 101, CAB_DELIVERY_DONE, 1, 0, NULL, NULL},
+    };
+    cab_store_batch_t batch = {.updates = updates,
+                               .update_count = sizeof updates / sizeof updates[0]};
+    cab_error_t error;
+    ck_assert_msg (cab_store_write (store, &batch, &error) == CAB_OK, "%s", error.text);
+    struct {
+        int state, attempts;
+        const char *error, *dlq;
+    } expected[12] = {
+        {CAB_DELIVERY_DONE, 1, "(null)", "(null)"}, {CAB_DELIVERY_DONE, 1, "(null)", "(null)"},
+        {CAB_DELIVERY_DONE, 1, "(null)", "(null)"}, {CAB_DELIVERY_DONE, 2, "(null)", "(null)"},
+        {CAB_DELIVERY_DONE, 2, "(null)", "(null)"}, {CAB_DELIVERY_DONE, 2, "(null)", "(null)"},
+        {CAB_DELIVERY_DONE, 1, "(null)", "(null)"}, {CAB_DELIVERY_DONE, 1, "(null)", "(null)"},
+        {CAB_DELIVERY_DEAD, 3, "x", "critical"},    {CAB_DELIVERY_DONE, 1, "kept", "(null)"},
+        {CAB_DELIVERY_DONE, 1, "(null)", "(null)"}, {CAB_DELIVERY_PENDING, 0, "(null)", "(null)"},
+    };
+    for (int i = 0; i < 12; i++) {
+        s_seen_t seen = s_get (store, ids[i]);
+        ck_assert_msg ((int)seen.first.state == expected[i].state, "delivery %d: state %d", i,
+                       (int)seen.first.state);
+        ck_assert_msg (seen.first.attempts == expected[i].attempts, "delivery %d: attempts %d", i,
+                       seen.first.attempts);
+        ck_assert_str_eq (seen.error, expected[i].error);
+        ck_assert_str_eq (seen.dlq, expected[i].dlq);
+        if (expected[i].state == CAB_DELIVERY_DONE)
+            ck_assert_int_eq (seen.first.next_ms, 0);
+    }
+    ck_assert_int_eq (s_count (store, CAB_DELIVERY_DONE), 10);
+    ck_assert_int_eq (s_count (store, CAB_DELIVERY_PENDING), 1);
+    //  The pending index agrees: only the untouched one is due.
+    cab_delivery_query_t due = s_any ();
+    due.state = CAB_DELIVERY_PENDING;
+    ck_assert_int_eq (s_scan (store, due).ids[0], ids[11]);
+    cab_store_destroy (&store);
+}
+END_TEST
+
 START_TEST (test_updates_and_batch_routes)
 {
     cab_store_t *store = s_open ();
@@ -751,18 +825,17 @@ START_TEST (test_retention_per_dlq)
     s_update (store, ids[2], CAB_DELIVERY_DONE, 1, NULL, NULL);
     cab_store_retention_t retention = {.archive_ms = 30 * DAY_MS,
                                        .standard_ms = CAB_STORE_STANDARD_MS,
-                                       .critical_ms = CAB_STORE_CRITICAL_MS,
-                                       .done_ms = 2 * DAY_MS};
+                                       .critical_ms = CAB_STORE_CRITICAL_MS};
     int64_t start = s_now_ms (), deleted = -1;
     cab_error_t error;
     //  After 1 day: nothing.
     ck_assert_int_eq (cab_store_sweep (store, &retention, start + DAY_MS, 0, &deleted, &error),
                       CAB_OK);
     ck_assert_int_eq (deleted, 0);
-    //  After 3 days: the DONE delivery (done_ms 2 days), events kept.
+    //  After 3 days: nothing either (a DONE delivery goes with its event).
     ck_assert_int_eq (cab_store_sweep (store, &retention, start + 3 * DAY_MS, 0, &deleted, &error),
                       CAB_OK);
-    ck_assert_int_eq (deleted, 1);
+    ck_assert_int_eq (deleted, 0);
     //  After 5 days: the critical dead letter (4 days).
     ck_assert_int_eq (cab_store_sweep (store, &retention, start + 5 * DAY_MS, 0, &deleted, &error),
                       CAB_OK);
@@ -776,7 +849,8 @@ START_TEST (test_retention_per_dlq)
     ck_assert_int_eq (cab_store_sweep (store, &retention, start + 15 * DAY_MS, 0, &deleted, &error),
                       CAB_OK);
     ck_assert_int_eq (deleted, 1);
-    ck_assert_int_eq (s_count (store, -1), 1);  //  ids[3], pending
+    //  ids[3], pending, keeps its event, and ids[2], DONE, with it.
+    ck_assert_int_eq (s_count (store, -1), 2);
     ck_assert_int_eq (cab_store_count (store), 2);
     cab_store_destroy (&store);
 }
@@ -847,7 +921,7 @@ START_TEST (test_migrate_from_v2)
                                           -1, &stmt, NULL),
                       SQLITE_OK);
     ck_assert_int_eq (sqlite3_step (stmt), SQLITE_ROW);
-    ck_assert_str_eq ((const char *)sqlite3_column_text (stmt, 0), "4");
+    ck_assert_str_eq ((const char *)sqlite3_column_text (stmt, 0), "5");
     sqlite3_finalize (stmt);
     sqlite3_close (db);
 }
@@ -1126,7 +1200,7 @@ START_TEST (test_full_disk)
     //  changed, then they work once space returns.
     cab_delivery_query_t query = s_any ();
     int64_t count = -1;
-    cab_store_retention_t retention = {.archive_ms = DAY_MS, .done_ms = DAY_MS};
+    cab_store_retention_t retention = {.archive_ms = DAY_MS};
     int64_t later = s_now_ms () + 2 * DAY_MS;
     s_fault_after = 0;
     ck_assert_int_eq (cab_store_redrive (store, &query, 1, &count, &error),
@@ -1284,6 +1358,7 @@ main (void)
     tcase_add_checked_fixture (tcase, s_setup, s_teardown);
     tcase_add_test (tcase, test_routes_with_events);
     tcase_add_test (tcase, test_updates_and_batch_routes);
+    tcase_add_test (tcase, test_update_runs);
     tcase_add_test (tcase, test_query_filters);
     tcase_add_test (tcase, test_redrive_and_purge);
     tcase_add_test (tcase, test_sweep_keeps_pending_and_dead);

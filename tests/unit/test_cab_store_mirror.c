@@ -719,10 +719,21 @@ START_TEST (test_migrate_from_v3)
                                           -1, &stmt, NULL),
                       SQLITE_OK);
     ck_assert_int_eq (sqlite3_step (stmt), SQLITE_ROW);
-    ck_assert_str_eq ((const char *)sqlite3_column_text (stmt, 0), "4");
+    ck_assert_str_eq ((const char *)sqlite3_column_text (stmt, 0), "5");
+    sqlite3_finalize (stmt);
+    //  Version 5 dropped the index of DONE deliveries; the others stay.
+    ck_assert_int_eq (sqlite3_prepare_v2 (db,
+                                          "SELECT group_concat (name, ',') FROM (SELECT name FROM"
+                                          " sqlite_master WHERE type = 'index' AND tbl_name ="
+                                          " 'deliveries' ORDER BY name)",
+                                          -1, &stmt, NULL),
+                      SQLITE_OK);
+    ck_assert_int_eq (sqlite3_step (stmt), SQLITE_ROW);
+    ck_assert_str_eq ((const char *)sqlite3_column_text (stmt, 0),
+                      "deliveries_dead,deliveries_pending,deliveries_replay,deliveries_seq");
     sqlite3_finalize (stmt);
     sqlite3_close (db);
-    ck_assert_int_eq (cab_store_version (), 4);
+    ck_assert_int_eq (cab_store_version (), 5);
 }
 END_TEST
 
