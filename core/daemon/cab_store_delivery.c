@@ -38,6 +38,38 @@ cabi_store_stmt (cab_store_t *self, cabi_stmt_t id, const char *sql, int *rc_p)
     return self->stmts[id];
 }
 
+sqlite3_stmt *
+cabi_store_rows_stmt (cab_store_t *self, cabi_stmt_t id, const char *head, const char *tuple,
+                      size_t count, size_t *rows_p, int *rc_p)
+{
+    *rc_p = SQLITE_OK;
+    *rows_p = count >= 32 ? 32 : count >= 8 ? 8 : 1;
+    if (*rows_p == 1)
+        return NULL;
+    cabi_stmt_t slot = *rows_p == 32 ? id + 1 : id;
+    if (self->stmts[slot])
+        return self->stmts[slot];
+    size_t head_length = strlen (head), tuple_length = strlen (tuple);
+    size_t size = head_length + *rows_p * (tuple_length + 1) + 1;
+    char *sql = (char *)malloc (size);
+    if (!sql) {
+        *rc_p = SQLITE_NOMEM;
+        return NULL;
+    }
+    memcpy (sql, head, head_length);
+    char *at = sql + head_length;
+    for (size_t row = 0; row < *rows_p; row++) {
+        if (row)
+            *at++ = ',';
+        memcpy (at, tuple, tuple_length);
+        at += tuple_length;
+    }
+    *at = '\0';
+    sqlite3_stmt *stmt = cabi_store_stmt (self, slot, sql, rc_p);
+    free (sql);
+    return stmt;
+}
+
 int
 cabi_store_delivery_floor (cab_store_t *self)
 {
@@ -254,21 +286,82 @@ s_insert_route (cab_store_t *self, cab_store_route_t *route, int64_t seq, s_writ
     return SQLITE_OK;
 }
 
+//  Create the PENDING deliveries routes[0..count) (their seq set), several
+//  rows a statement, ids given in order. Returns the SQLite code.
+static int
+s_insert_routes (cab_store_t *self, cab_store_route_t **routes, size_t count, s_write_t *write)
+{
+    int rc = SQLITE_OK;
+    while (count > 0 && rc == SQLITE_OK) {
+        size_t rows;
+        sqlite3_stmt *stmt = cabi_store_rows_stmt (
+            self, CABI_STMT_ROUTE_INSERT_8,
+            "INSERT INTO deliveries (id, seq, rule, target, replay, state, attempts, created_ms,"
+            " next_ms, updated_ms) VALUES ",
+            "(?, ?, ?, ?, ?, 0, 0, ?, ?, ?)", count, &rows, &rc);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!stmt)
+            rc = s_insert_route (self, routes[0], routes[0]->seq, write);
+        else {
+            for (size_t row = 0; row < rows; row++) {
+                const cab_store_route_t *route = routes[row];
+                int at = (int)row * 8;
+                sqlite3_bind_int64 (stmt, at + 1, write->next_delivery + (int64_t)row);
+                sqlite3_bind_int64 (stmt, at + 2, route->seq);
+                sqlite3_bind_text (stmt, at + 3, route->rule, -1, SQLITE_STATIC);
+                sqlite3_bind_text (stmt, at + 4, route->target, -1, SQLITE_STATIC);
+                cabi_store_bind_text (stmt, at + 5, route->replay);
+                sqlite3_bind_int64 (stmt, at + 6, write->now_ms);
+                sqlite3_bind_int64 (stmt, at + 7, route->next_ms ? route->next_ms : write->now_ms);
+                sqlite3_bind_int64 (stmt, at + 8, write->now_ms);
+            }
+            rc = sqlite3_step (stmt);
+            sqlite3_reset (stmt);
+            rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            for (size_t row = 0; rc == SQLITE_OK && row < rows; row++)
+                routes[row]->id = write->next_delivery++;
+        }
+        routes += rows;
+        count -= rows;
+    }
+    return rc;
+}
+
+//  The batch's events, then the outbox rows and the deliveries of the new
+//  ones (not the duplicates), CABI_STORE_ROWS_MAX at a time.
 static int
 s_write_items (cab_store_t *self, cab_store_batch_t *batch, s_write_t *write)
 {
     int rc = SQLITE_OK;
+    for (size_t i = 0; i < batch->item_count && rc == SQLITE_OK; i++)
+        rc = s_append_one (self, &batch->items[i], write->now_ms, &write->next_seq);
+    int64_t seqs[CABI_STORE_ROWS_MAX];
+    size_t count = 0;
+    for (size_t i = 0; i < batch->item_count && rc == SQLITE_OK; i++) {
+        if (batch->items[i].mirror && !batch->items[i].duplicate)
+            seqs[count++] = batch->items[i].seq;
+        if (count == CABI_STORE_ROWS_MAX || (count > 0 && i + 1 == batch->item_count)) {
+            rc = cabi_store_outbox_add (self, seqs, count);
+            count = 0;
+        }
+    }
+    cab_store_route_t *routes[CABI_STORE_ROWS_MAX];
+    count = 0;
     for (size_t i = 0; i < batch->item_count && rc == SQLITE_OK; i++) {
         cab_store_item_t *item = &batch->items[i];
-        rc = s_append_one (self, item, write->now_ms, &write->next_seq);
-        if (rc == SQLITE_OK && item->mirror && !item->duplicate)
-            rc = cabi_store_outbox_add (self, item->seq);
         for (size_t r = 0; r < item->route_count && rc == SQLITE_OK; r++) {
             item->routes[r].seq = item->seq;
             if (!item->duplicate)
-                rc = s_insert_route (self, &item->routes[r], item->seq, write);
+                routes[count++] = &item->routes[r];
+            if (count == CABI_STORE_ROWS_MAX) {
+                rc = s_insert_routes (self, routes, count, write);
+                count = 0;
+            }
         }
     }
+    if (rc == SQLITE_OK && count > 0)
+        rc = s_insert_routes (self, routes, count, write);
     return rc;
 }
 

@@ -73,17 +73,32 @@ s_run (sqlite3_stmt *stmt)
 }
 
 int
-cabi_store_outbox_add (cab_store_t *self, int64_t seq)
+cabi_store_outbox_add (cab_store_t *self, const int64_t *seqs, size_t count)
 {
-    int rc;
-    sqlite3_stmt *stmt = cabi_store_stmt (self, CABI_STMT_OUTBOX_ADD,
-                                          "INSERT OR IGNORE INTO outbox (seq, not_before_ms,"
-                                          " deferred, attempts, error) VALUES (?1, 0, 0, 0, NULL)",
-                                          &rc);
-    if (!stmt)
-        return rc;
-    sqlite3_bind_int64 (stmt, 1, seq);
-    return s_run (stmt);
+    int rc = SQLITE_OK;
+    while (count > 0 && rc == SQLITE_OK) {
+        size_t rows;
+        sqlite3_stmt *stmt = cabi_store_rows_stmt (self, CABI_STMT_OUTBOX_ADD_8,
+                                                   "INSERT OR IGNORE INTO outbox (seq,"
+                                                   " not_before_ms, deferred, attempts, error)"
+                                                   " VALUES ",
+                                                   "(?, 0, 0, 0, NULL)", count, &rows, &rc);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (!stmt)
+            stmt = cabi_store_stmt (self, CABI_STMT_OUTBOX_ADD,
+                                    "INSERT OR IGNORE INTO outbox (seq, not_before_ms,"
+                                    " deferred, attempts, error) VALUES (?1, 0, 0, 0, NULL)",
+                                    &rc);
+        if (!stmt)
+            return rc;
+        for (size_t row = 0; row < rows; row++)
+            sqlite3_bind_int64 (stmt, (int)row + 1, seqs[row]);
+        rc = s_run (stmt);
+        seqs += rows;
+        count -= rows;
+    }
+    return rc;
 }
 
 //  Take rec's event out of the outbox; *gone_p false when it was not there

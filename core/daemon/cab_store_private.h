@@ -20,6 +20,8 @@
 //  and kept on the handle (indexes into cab_store_t.stmts).
 typedef enum {
     CABI_STMT_ROUTE_INSERT,     //  new PENDING delivery
+    CABI_STMT_ROUTE_INSERT_8,   //  ... 8 of them
+    CABI_STMT_ROUTE_INSERT_32,  //  ... 32 of them
     CABI_STMT_UPDATE,           //  delivery state change
     CABI_STMT_UPDATE_DONE_RUN,  //  a run of consecutive deliveries DONE alike
     CABI_STMT_SEQ_EXISTS,       //  is there an event with this seq
@@ -31,6 +33,8 @@ typedef enum {
     CABI_STMT_SEQ_FLOOR,        //  record the highest deleted seq
     CABI_STMT_DELIVERY_FLOOR,   //  record the highest delivery id given
     CABI_STMT_OUTBOX_ADD,       //  new outbox row (cab_store_mirror.c)
+    CABI_STMT_OUTBOX_ADD_8,     //  ... 8 of them
+    CABI_STMT_OUTBOX_ADD_32,    //  ... 32 of them
     CABI_STMT_OUTBOX_DELETE,    //  an outcome takes the row out of the outbox
     CABI_STMT_OUTBOX_DEFER,     //  DEFERRED outcome
     CABI_STMT_OUTBOX_FAIL,      //  FAILED outcome
@@ -94,6 +98,21 @@ void
 sqlite3_stmt *
     cabi_store_stmt (cab_store_t *self, cabi_stmt_t id, const char *sql, int *rc_p);
 
+//  Most rows one multi-row INSERT writes (statements of 32 and 8 rows:
+//  SQLite opens the table's and indexes' cursors once a statement, which
+//  for a small row costs about as much as the row).
+#define CABI_STORE_ROWS_MAX 32
+
+//  The rows of a multi-row INSERT for `count` rows: 32 or 8 (prepared as
+//  head followed by count copies of tuple, comma separated, in slot id or
+//  id + 1 for 32) when count allows, else 1 (the caller's one-row
+//  statement). Returns the statement for 8 or 32, NULL for 1 (*rows_p 1)
+//  or on error (*rc_p set, not SQLITE_OK). id is the 8-row slot; the
+//  32-row one follows it.
+sqlite3_stmt *
+    cabi_store_rows_stmt (cab_store_t *self, cabi_stmt_t id, const char *head, const char *tuple,
+                          size_t count, size_t *rows_p, int *rc_p);
+
 //  Begin an IMMEDIATE transaction (the handle's cached BEGIN). Returns the
 //  SQLite code (SQLITE_OK on success).
 int
@@ -139,10 +158,11 @@ void
 cab_status_t
     cabi_store_check_mirror (const cab_store_batch_t *batch, cab_error_t *error);
 
-//  Put the new event seq in the outbox (not_before 0), inside the caller's
-//  transaction. Returns the SQLite code.
+//  Put the new events seqs[0..count) in the outbox (not_before 0), inside
+//  the caller's transaction, several rows a statement. Returns the SQLite
+//  code.
 int
-    cabi_store_outbox_add (cab_store_t *self, int64_t seq);
+    cabi_store_outbox_add (cab_store_t *self, const int64_t *seqs, size_t count);
 
 //  Write the batch's mirror outcomes and budget state inside the caller's
 //  transaction: a DEAD outcome takes a delivery id from *next_delivery_p.

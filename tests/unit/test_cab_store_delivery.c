@@ -9,6 +9,7 @@
     =========================================================================
 */
 #include "cab_store_delivery.h"
+#include "cab_store_mirror.h"
 #include <check.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -361,6 +362,88 @@ START_TEST (test_update_runs)
     cab_delivery_query_t due = s_any ();
     due.state = CAB_DELIVERY_PENDING;
     ck_assert_int_eq (s_scan (store, due).ids[0], ids[11]);
+    cab_store_destroy (&store);
+}
+END_TEST
+
+//  Collect outbox seqs (at most 64).
+typedef struct {
+    size_t count;
+    int64_t seqs[64];
+} s_outbox_t;
+
+static int
+s_outbox_seq (const cab_outbox_record_t *record, void *arg)
+{
+    s_outbox_t *outbox = arg;
+    if (outbox->count < 64)
+        outbox->seqs[outbox->count] = record->seq;
+    outbox->count++;
+    return 0;
+}
+
+//  A batch of many routed events: the deliveries and the outbox rows go in
+//  by 32, 8 and 1 rows a statement; ids follow event and route order
+//  without gaps, each with its event's seq; a duplicate event gets no
+//  deliveries, no outbox row, and uses no id.
+START_TEST (test_many_routes)
+{
+    enum { EVENTS = 50, ROUTES = 3 };
+    cab_store_t *store = s_open ();
+    s_store_events (store, 1, 1, "r", 1, NULL);  //  event 1: a duplicate below
+    s_event_t *events = calloc (EVENTS, sizeof *events);
+    cab_store_item_t *items = calloc (EVENTS, sizeof *items);
+    cab_store_route_t *routes = calloc (EVENTS * ROUTES, sizeof *routes);
+    const char *names[ROUTES] = {"a", "b", "c"};
+    for (int i = 0; i < EVENTS; i++) {
+        s_event (&events[i], i == 20 ? 1 : 100 + i);  //  the 21st is event 1 again
+        items[i] = events[i].item;
+        items[i].routes = routes + i * ROUTES;
+        items[i].route_count = ROUTES;
+        items[i].mirror = i % 5 != 4;
+        for (int r = 0; r < ROUTES; r++) {
+            routes[i * ROUTES + r].rule = "many";
+            routes[i * ROUTES + r].target = names[r];
+        }
+    }
+    cab_store_batch_t batch = {.items = items, .item_count = EVENTS};
+    cab_error_t error;
+    ck_assert_msg (cab_store_write (store, &batch, &error) == CAB_OK, "%s", error.text);
+    int64_t next = 2;  //  delivery 1 is event 1's
+    for (int i = 0; i < EVENTS; i++) {
+        ck_assert_int_eq (items[i].duplicate, i == 20);
+        ck_assert_int_eq (items[i].seq, i == 20 ? 1 : i < 20 ? i + 2 : i + 1);
+        for (int r = 0; r < ROUTES; r++) {
+            const cab_store_route_t *route = &routes[i * ROUTES + r];
+            ck_assert_int_eq (route->seq, items[i].seq);
+            if (i == 20) {
+                ck_assert_int_eq (route->id, 0);
+                continue;
+            }
+            ck_assert_int_eq (route->id, next++);
+            s_seen_t seen = s_get (store, route->id);
+            ck_assert_int_eq (seen.first.seq, items[i].seq);
+            ck_assert_str_eq (seen.target, names[r]);
+            ck_assert_int_eq ((int)seen.first.state, CAB_DELIVERY_PENDING);
+        }
+    }
+    ck_assert_int_eq (s_count (store, -1), 1 + (EVENTS - 1) * ROUTES);
+    //  The outbox: the mirrored new events, in order.
+    s_outbox_t outbox = {0};
+    ck_assert_int_eq (
+        cab_store_outbox_scan (store, 0, s_now_ms (), 0, s_outbox_seq, &outbox, &error), CAB_OK);
+    size_t expected = 0;
+    for (int i = 0; i < EVENTS; i++)
+        if (items[i].mirror && i != 20) {
+            ck_assert_uint_lt (expected, outbox.count);
+            ck_assert_int_eq (outbox.seqs[expected], items[i].seq);
+            expected++;
+        }
+    ck_assert_uint_eq (outbox.count, expected);
+    ck_assert_uint_eq (expected, 39);
+    free (routes);
+    free (items);
+    free (events);
     cab_store_destroy (&store);
 }
 END_TEST
@@ -1359,6 +1442,7 @@ main (void)
     tcase_add_test (tcase, test_routes_with_events);
     tcase_add_test (tcase, test_updates_and_batch_routes);
     tcase_add_test (tcase, test_update_runs);
+    tcase_add_test (tcase, test_many_routes);
     tcase_add_test (tcase, test_query_filters);
     tcase_add_test (tcase, test_redrive_and_purge);
     tcase_add_test (tcase, test_sweep_keeps_pending_and_dead);
