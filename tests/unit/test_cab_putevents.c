@@ -587,6 +587,53 @@ START_TEST (test_entry_text_generated)
 }
 END_TEST
 
+//  Strings are read eight bytes at a time until a byte that needs a look:
+//  a quote, an escape, non-ASCII or a control character at every offset of
+//  the first blocks gives the entry jansson gives (or the refusal).
+START_TEST (test_entry_text_string_blocks)
+{
+    const char *specials[] = {"\\\"", "\\n", "\\u00e9", "\xc3\xa9", "\xe2\x82\xac", "\\\\"};
+    const size_t kinds = sizeof specials / sizeof *specials;
+    for (int offset = 0; offset < 20; offset++)
+        for (size_t kind = 0; kind < kinds + 2; kind++) {
+            char text[256], value[64];
+            memset (value, 'a', (size_t)offset);
+            value[offset] = 0;
+            if (kind < kinds)
+                strcat (value, specials[kind]);
+            else  //  refused: a raw control character, a broken UTF-8 sequence
+                strcat (value, kind == kinds ? "\x01" : "\xc3(");
+            strcat (value, "bbbbbbbbbbb");
+            snprintf (text, sizeof text,
+                      "{\"source\":\"src-%s\",\"detail-type\":\"t\",\"detail\":{\"k\":\"%s\"}}",
+                      value, value);
+            if (kind >= kinds) {
+                cab_error_t error;
+                cab_status_t refused =
+                    cab_putevents_entry_size_text (text, strlen (text), NULL, &error);
+                ck_assert_msg (refused == CAB_ERR_INVALID_JSON || refused == CAB_ERR_INVALID_UTF8,
+                               "offset %d, kind %zu: %s", offset, kind, cab_status_name (refused));
+                continue;
+            }
+            size_t size = 0;
+            char *json = s_entry_text (text, &size);
+            json_t *entry = json_loads (json, 0, NULL);
+            ck_assert_ptr_nonnull (entry);
+            const char *source = json_string_value (json_object_get (entry, "Source"));
+            const char *detail = json_string_value (json_object_get (entry, "Detail"));
+            ck_assert_uint_eq (size,
+                               cab_putevents_entry_size (source, "t", detail, NULL, 0, false));
+            json_t *event = json_loads (text, 0, NULL);
+            ck_assert_msg (
+                json_equal (json_object_get (entry, "Source"), json_object_get (event, "source")),
+                "offset %d, kind %zu", offset, kind);
+            json_decref (event);
+            json_decref (entry);
+            free (json);
+        }
+}
+END_TEST
+
 //  Every allocation (ours, jansson's: failmalloc.c) of an entry fails in
 //  turn: NoMemory or the entry, never a leak. The size alone allocates
 //  nothing.
@@ -770,6 +817,7 @@ main (void)
     tcase_add_test (tcase, test_entry_text_depth);
     tcase_add_test (tcase, test_entry_text_too_large);
     tcase_add_test (tcase, test_entry_text_generated);
+    tcase_add_test (tcase, test_entry_text_string_blocks);
     tcase_add_test (tcase, test_entry_text_allocation_failures);
     tcase_add_test (tcase, test_batch_fit);
     tcase_add_test (tcase, test_body);
