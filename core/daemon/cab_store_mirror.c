@@ -190,6 +190,39 @@ s_outbox_keep (cab_store_t *self, const cab_mirror_outcome_rec_t *rec)
     return s_run (stmt);
 }
 
+//  How many records from recs[0] form a run: valid DEFERRED outcomes, next
+//  to each other in the batch, of seqs first, first + 1, ..., with the same
+//  not_before_ms (a budget cap defers a burst to the same hour).
+static size_t
+s_defer_run (const cab_mirror_outcome_rec_t *recs, size_t count)
+{
+    size_t run = 1;
+    if (s_rec_ok (&recs[0]) && recs[0].outcome == CAB_MIRRORED_DEFERRED)
+        while (run < count && s_rec_ok (&recs[run]) && recs[run].outcome == CAB_MIRRORED_DEFERRED &&
+               recs[run].seq == recs[0].seq + (int64_t)run &&
+               recs[run].not_before_ms == recs[0].not_before_ms)
+            run++;
+    return run;
+}
+
+//  A run of DEFERRED outcomes: one UPDATE over the seq range, the rows as
+//  one UPDATE each would leave them (a missing row is not an error).
+static int
+s_outbox_defer_run (cab_store_t *self, const cab_mirror_outcome_rec_t *first, size_t run)
+{
+    int rc;
+    sqlite3_stmt *stmt = cabi_store_stmt (self, CABI_STMT_OUTBOX_DEFER_RUN,
+                                          "UPDATE outbox SET deferred = 1, not_before_ms = ?3"
+                                          " WHERE seq >= ?1 AND seq <= ?2",
+                                          &rc);
+    if (!stmt)
+        return rc;
+    sqlite3_bind_int64 (stmt, 1, first->seq);
+    sqlite3_bind_int64 (stmt, 2, first->seq + (int64_t)run - 1);
+    sqlite3_bind_int64 (stmt, 3, first->not_before_ms);
+    return s_run (stmt);
+}
+
 static int
 s_budget_state (cab_store_t *self, const char *text)
 {
@@ -214,6 +247,12 @@ cabi_store_write_mirror (cab_store_t *self, const cab_store_batch_t *batch, int6
         const cab_mirror_outcome_rec_t *rec = &batch->mirror_outcomes[i];
         if (!s_rec_ok (rec))
             continue;  //  not valid: skipped, as a stale one
+        size_t run = s_defer_run (rec, batch->mirror_outcome_count - i);
+        if (run > 1) {
+            rc = s_outbox_defer_run (self, rec, run);
+            i += run - 1;
+            continue;
+        }
         if (rec->outcome == CAB_MIRRORED_DEFERRED || rec->outcome == CAB_MIRRORED_FAILED) {
             rc = s_outbox_keep (self, rec);
             continue;

@@ -37,6 +37,7 @@ typedef enum {
     CABI_STMT_OUTBOX_ADD_32,    //  ... 32 of them
     CABI_STMT_OUTBOX_DELETE,    //  an outcome takes the row out of the outbox
     CABI_STMT_OUTBOX_DEFER,     //  DEFERRED outcome
+    CABI_STMT_OUTBOX_DEFER_RUN, //  DEFERRED outcomes of consecutive seqs alike
     CABI_STMT_OUTBOX_FAIL,      //  FAILED outcome
     CABI_STMT_MIRRORED_SET,     //  record an outcome in mirrored
     CABI_STMT_MIRROR_DEAD,      //  a mirror dead letter (DEAD delivery)

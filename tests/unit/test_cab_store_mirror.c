@@ -111,6 +111,7 @@ typedef struct {
     int64_t seqs[64];
     bool deferred[64];
     int attempts[64];
+    int64_t not_before[64];
     bool texts_ok;
     size_t stop_after;  //  stop the scan after this many (0: never)
 } s_seen_t;
@@ -123,6 +124,7 @@ s_collect (const cab_outbox_record_t *record, void *arg)
         seen->seqs[seen->count] = record->seq;
         seen->deferred[seen->count] = record->deferred;
         seen->attempts[seen->count] = record->attempts;
+        seen->not_before[seen->count] = record->not_before_ms;
     }
     seen->count++;
     if (!record->text || record->length != strlen (record->text) ||
@@ -737,6 +739,53 @@ START_TEST (test_migrate_from_v3)
 }
 END_TEST
 
+//  DEFERRED outcomes of consecutive seqs with the same time are one UPDATE
+//  over the range: the rows come out as one UPDATE each would leave them.
+START_TEST (test_defer_runs)
+{
+    cab_store_t *store = s_open ();
+    int64_t seqs[12];
+    s_store (store, 1, 12, true, seqs);
+    for (int i = 1; i < 12; i++)
+        ck_assert_int_eq (seqs[i], seqs[0] + i);
+    const int64_t hour = 1900000000000LL, later = hour + 3600000;
+    cab_mirror_outcome_rec_t recs[] = {
+        {.seq = seqs[0], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},  //  a run
+        {.seq = seqs[1], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},
+        {.seq = seqs[2], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},
+        {.seq = seqs[3], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = later},  //  new run
+        {.seq = seqs[4], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = later},
+        {.seq = seqs[6], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},  //  descending
+        {.seq = seqs[5], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},
+        {.seq = seqs[7], .outcome = CAB_MIRRORED_DRY_RUN},  //  leaves the outbox
+        {.seq = seqs[8], .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},
+        {.seq = seqs[9], .outcome = CAB_MIRRORED_FAILED, .not_before_ms = hour, .attempts = 1},
+        {.seq = seqs[11] + 1, .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},  //  none
+        {.seq = seqs[11] + 2, .outcome = CAB_MIRRORED_DEFERRED, .not_before_ms = hour},
+    };
+    ck_assert_int_eq (s_outcomes (store, recs, sizeof recs / sizeof recs[0], NULL), CAB_OK);
+    s_seen_t seen = s_scan (store, 0, later, 0);
+    ck_assert_uint_eq (seen.count, 11);  //  all but seqs[7]
+    struct {
+        int64_t not_before;
+        bool deferred;
+    } expected[12] = {{hour, true},  {hour, true},  {hour, true}, {later, true},
+                      {later, true}, {hour, true},  {hour, true}, {0, false},
+                      {hour, true},  {hour, false}, {0, false},   {0, false}};
+    for (size_t i = 0, row = 0; i < 12; i++) {
+        if (i == 7)
+            continue;
+        ck_assert_int_eq (seen.seqs[row], seqs[i]);
+        ck_assert_msg (seen.not_before[row] == expected[i].not_before, "seq %zu: not before %lld",
+                       i, (long long)seen.not_before[row]);
+        ck_assert_msg (seen.deferred[row] == expected[i].deferred, "seq %zu: deferred", i);
+        row++;
+    }
+    ck_assert_str_eq (s_state (store, seqs[7], NULL, 0), "dry-run");
+    cab_store_destroy (&store);
+}
+END_TEST
+
 START_TEST (test_outcome_names)
 {
     ck_assert_str_eq (cab_mirrored_outcome_name (CAB_MIRRORED_ACCEPTED), "accepted");
@@ -766,6 +815,7 @@ main (void)
     tcase_add_test (tcase, test_redrive_mirror_dead_letters);
     tcase_add_test (tcase, test_sweep_keeps_outbox_events);
     tcase_add_test (tcase, test_migrate_from_v3);
+    tcase_add_test (tcase, test_defer_runs);
     tcase_add_test (tcase, test_outcome_names);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
