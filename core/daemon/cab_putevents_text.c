@@ -11,6 +11,7 @@
     jansson writes them: no jansson value is built at all.
     =========================================================================
 */
+#include "cab_jsonscan.h"
 #include "cab_putevents.h"
 #include <stdio.h>
 #include <stdint.h>
@@ -109,15 +110,7 @@ s_string (s_scan_t *s, size_t *size_p)
         //  Eight bytes at a time while none of them is '"', '\\', a control
         //  character or non-ASCII (the mirror thread's largest cost per
         //  event was this loop a byte at a time).
-        while (s->end - p >= 8) {
-            uint64_t w;
-            memcpy (&w, p, 8);
-            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-            uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
-            uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
-                               ((slash - ones) & ~slash) | w;
-            if (special & high)
-                break;
+        while (s->end - p >= 8 && cabi_json_plain8 (p)) {
             p += 8;
             size += 8;
         }

@@ -136,17 +136,8 @@ s_string (cabi_scan_t *scan)
     //  Fast path: no escapes. Eight bytes at a time while none of them is
     //  '"', '\\', a control character or non-ASCII.
     while (i < end) {
-        while (i + 8 <= end) {
-            uint64_t w;
-            memcpy (&w, text + i, 8);
-            const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-            uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
-            uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) |
-                               ((slash - ones) & ~slash) | w;
-            if (special & high)
-                break;
+        while (i + 8 <= end && cabi_json_plain8 (text + i))
             i += 8;
-        }
         if (i >= end)
             break;
         unsigned char c = text[i];

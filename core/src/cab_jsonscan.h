@@ -1,12 +1,35 @@
 /*  =========================================================================
     cab_jsonscan - JSON parsing helpers shared by libcabruca's files
-    (private: not installed, not exported)
+    (private: not installed, not exported; libcabd uses the inline
+    cabi_json_plain8 alone, which needs no symbol of libcabruca)
     =========================================================================
 */
 #ifndef CAB_JSONSCAN_H_INCLUDED
 #define CAB_JSONSCAN_H_INCLUDED
 
 #include "cabruca.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+//  True when none of the eight bytes at p needs a look inside a JSON
+//  string: no '"', no '\\', no control character, nothing past ASCII. The
+//  string scanners (cab_jsonscan.c, cab_putevents_text.c) step over such
+//  blocks whole. p must have eight readable bytes.
+static inline bool
+cabi_json_plain8 (const unsigned char *p)
+{
+    uint64_t w;
+    memcpy (&w, p, 8);
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+    uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+    //  A byte below 0x20, equal to '"' or '\\' (zero after the xor), or
+    //  with its high bit set sets the high bit of its lane (borrows only
+    //  reach lanes above one that is set already).
+    uint64_t special =
+        ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((slash - ones) & ~slash) | w;
+    return (special & high) == 0;
+}
 
 //  Where and why cabi_json_parse refused a text.
 typedef struct {

@@ -597,13 +597,10 @@ START_TEST (test_entry_text_string_blocks)
     for (int offset = 0; offset < 20; offset++)
         for (size_t kind = 0; kind < kinds + 2; kind++) {
             char text[256], value[64];
-            memset (value, 'a', (size_t)offset);
-            value[offset] = 0;
-            if (kind < kinds)
-                strcat (value, specials[kind]);
-            else  //  refused: a raw control character, a broken UTF-8 sequence
-                strcat (value, kind == kinds ? "\x01" : "\xc3(");
-            strcat (value, "bbbbbbbbbbb");
+            //  refused: a raw control character, a broken UTF-8 sequence
+            const char *special = kind < kinds ? specials[kind] : kind == kinds ? "\x01" : "\xc3(";
+            snprintf (value, sizeof value, "%.*s%sbbbbbbbbbbb", offset, "aaaaaaaaaaaaaaaaaaaa",
+                      special);
             snprintf (text, sizeof text,
                       "{\"source\":\"src-%s\",\"detail-type\":\"t\",\"detail\":{\"k\":\"%s\"}}",
                       value, value);
