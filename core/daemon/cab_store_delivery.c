@@ -43,10 +43,10 @@ cabi_store_rows_stmt (cab_store_t *self, cabi_stmt_t id, const char *head, const
                       size_t count, size_t *rows_p, int *rc_p)
 {
     *rc_p = SQLITE_OK;
-    *rows_p = count >= 32 ? 32 : count >= 8 ? 8 : 1;
+    *rows_p = count >= CABI_STORE_ROWS_MAX ? CABI_STORE_ROWS_MAX : count >= 8 ? 8 : 1;
     if (*rows_p == 1)
         return NULL;
-    cabi_stmt_t slot = *rows_p == 32 ? id + 1 : id;
+    cabi_stmt_t slot = *rows_p == CABI_STORE_ROWS_MAX ? id + 1 : id;
     if (self->stmts[slot])
         return self->stmts[slot];
     size_t head_length = strlen (head), tuple_length = strlen (tuple);
