@@ -650,9 +650,9 @@ s_publish (cab_client_t *self, const char *text, size_t size, const char *id, in
     }
     memcpy (entry->text, text, size);
     entry->size = size;
-    snprintf (entry->id, sizeof entry->id, "%s", id ? id : "");
+    cabi_proto_copy (entry->id, sizeof entry->id, id);
     entry->number = ++self->next_tag;
-    snprintf (entry->tag, sizeof entry->tag, "%" PRIu64, entry->number);
+    cabi_proto_decimal (entry->tag, entry->number);
     entry->handle = zlistx_add_end (self->pending, entry);
     zhashx_insert (self->by_tag, entry->tag, entry);
     self->unsent++;

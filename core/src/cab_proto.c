@@ -5,6 +5,29 @@
 #include "cab_proto.h"
 #include <string.h>
 
+void
+cabi_proto_copy (char *buffer, size_t capacity, const char *src)
+{
+    size_t length = src ? strnlen (src, capacity - 1) : 0;
+    memcpy (buffer, src ? src : "", length);
+    buffer[length] = '\0';
+}
+
+char *
+cabi_proto_decimal (char *number, uint64_t value)
+{
+    char digits[20];
+    size_t count = 0;
+    do {
+        digits[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    for (size_t index = 0; index < count; index++)
+        number[index] = digits[count - 1 - index];
+    number[count] = '\0';
+    return number;
+}
+
 typedef struct {
     const char *name;
     int min_args;  //  Frames after the command name
@@ -334,8 +357,7 @@ cabi_proto_encode (const cabi_proto_t *in)
         case CABI_PROTO_DACK:
         case CABI_PROTO_DNACK:
         case CABI_PROTO_DELIVER:
-            snprintf (number, sizeof number, "%" PRIu64, in->delivery);
-            rc |= s_add_string (msg, number);
+            rc |= s_add_string (msg, cabi_proto_decimal (number, in->delivery));
             if (in->command == CABI_PROTO_DNACK && in->text[0])
                 rc |= s_add_string (msg, in->text);
             if (in->command == CABI_PROTO_DELIVER) {
@@ -347,8 +369,7 @@ cabi_proto_encode (const cabi_proto_t *in)
             break;
         case CABI_PROTO_ACK:
             rc |= s_add_string (msg, in->tag);
-            snprintf (number, sizeof number, "%" PRIu64, in->seq);
-            rc |= s_add_string (msg, number);
+            rc |= s_add_string (msg, cabi_proto_decimal (number, in->seq));
             rc |= s_add_string (msg, in->event_id);
             rc |= s_add_string (msg, in->duplicate ? "duplicate" : "stored");
             break;
@@ -371,13 +392,6 @@ cabi_proto_encode (const cabi_proto_t *in)
     return msg;
 }
 
-//  Copy src into a fixed buffer, truncating.
-static void
-s_set (char *buffer, size_t capacity, const char *src)
-{
-    snprintf (buffer, capacity, "%s", src ? src : "");
-}
-
 zmsg_t *
 cabi_proto_new_simple (cabi_proto_command_t command)
 {
@@ -389,7 +403,7 @@ zmsg_t *
 cabi_proto_new_hello (const char *agent_id, const char *options_json)
 {
     cabi_proto_t msg = {.command = CABI_PROTO_HELLO};
-    s_set (msg.agent_id, sizeof msg.agent_id, agent_id);
+    cabi_proto_copy (msg.agent_id, sizeof msg.agent_id, agent_id);
     if (options_json) {
         msg.body = options_json;
         msg.body_size = strlen (options_json);
@@ -401,7 +415,7 @@ zmsg_t *
 cabi_proto_new_publish (const char *tag, const char *event, size_t size)
 {
     cabi_proto_t msg = {.command = CABI_PROTO_PUBLISH, .body = event, .body_size = size};
-    s_set (msg.tag, sizeof msg.tag, tag);
+    cabi_proto_copy (msg.tag, sizeof msg.tag, tag);
     return cabi_proto_encode (&msg);
 }
 
@@ -409,8 +423,8 @@ zmsg_t *
 cabi_proto_new_ack (const char *tag, uint64_t seq, const char *event_id, bool duplicate)
 {
     cabi_proto_t msg = {.command = CABI_PROTO_ACK, .seq = seq, .duplicate = duplicate};
-    s_set (msg.tag, sizeof msg.tag, tag);
-    s_set (msg.event_id, sizeof msg.event_id, event_id);
+    cabi_proto_copy (msg.tag, sizeof msg.tag, tag);
+    cabi_proto_copy (msg.event_id, sizeof msg.event_id, event_id);
     return cabi_proto_encode (&msg);
 }
 
@@ -418,9 +432,9 @@ zmsg_t *
 cabi_proto_new_nack (const char *tag, cab_status_t code, const char *path, const char *text)
 {
     cabi_proto_t msg = {.command = CABI_PROTO_NACK, .code = code};
-    s_set (msg.tag, sizeof msg.tag, tag);
-    s_set (msg.path, sizeof msg.path, path);
-    s_set (msg.text, sizeof msg.text, text);
+    cabi_proto_copy (msg.tag, sizeof msg.tag, tag);
+    cabi_proto_copy (msg.path, sizeof msg.path, path);
+    cabi_proto_copy (msg.text, sizeof msg.text, text);
     return cabi_proto_encode (&msg);
 }
 
@@ -428,7 +442,7 @@ zmsg_t *
 cabi_proto_new_error (cab_status_t code, const char *text)
 {
     cabi_proto_t msg = {.command = CABI_PROTO_ERROR, .code = code};
-    s_set (msg.text, sizeof msg.text, text);
+    cabi_proto_copy (msg.text, sizeof msg.text, text);
     return cabi_proto_encode (&msg);
 }
 
@@ -443,7 +457,7 @@ zmsg_t *
 cabi_proto_new_subscribe (cabi_proto_command_t command, const char *queue, const char *options_json)
 {
     cabi_proto_t msg = {.command = command};
-    s_set (msg.queue, sizeof msg.queue, queue);
+    cabi_proto_copy (msg.queue, sizeof msg.queue, queue);
     if (options_json) {
         msg.body = options_json;
         msg.body_size = strlen (options_json);
@@ -461,7 +475,7 @@ zmsg_t *
 cabi_proto_new_dack (cabi_proto_command_t command, uint64_t delivery, const char *text)
 {
     cabi_proto_t msg = {.command = command, .delivery = delivery};
-    s_set (msg.text, sizeof msg.text, text);
+    cabi_proto_copy (msg.text, sizeof msg.text, text);
     return cabi_proto_encode (&msg);
 }
 
@@ -474,6 +488,6 @@ cabi_proto_new_deliver (uint64_t delivery, const char *queue, int attempt, const
                         .attempt = attempt,
                         .body = event,
                         .body_size = size};
-    s_set (msg.queue, sizeof msg.queue, queue);
+    cabi_proto_copy (msg.queue, sizeof msg.queue, queue);
     return cabi_proto_encode (&msg);
 }

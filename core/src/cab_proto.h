@@ -82,6 +82,17 @@ typedef struct {
 const char *
     cabi_proto_command_name (cabi_proto_command_t command);
 
+//  Copy src (NULL: "") into buffer of capacity bytes (> 0), truncated to
+//  capacity - 1 bytes and NUL-terminated: snprintf's "%s" without its
+//  format parsing (several of these go into every PUBLISH and ACK).
+void
+    cabi_proto_copy (char *buffer, size_t capacity, const char *src);
+
+//  Write value in decimal into number (room for 21 bytes: UINT64_MAX and
+//  its NUL) and return number.
+char *
+    cabi_proto_decimal (char *number, uint64_t value);
+
 //  True when text is a valid agent id: 1-64 of [A-Za-z0-9._-].
 bool
     cabi_proto_agent_id_valid (const char *text);

@@ -5,6 +5,8 @@
 */
 #include "cab_proto.h"
 #include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 //  Build a message from a NULL-terminated list of frame strings.
@@ -262,6 +264,31 @@ START_TEST (test_agent_ids)
 END_TEST
 
 //  Random bytes in every frame never crash the decoder.
+//  The field helpers: decimal numbers, and copies cut to their buffer.
+START_TEST (test_field_helpers)
+{
+    char number[21], expected[32];
+    const uint64_t values[] = {0, 7, 9, 10, 99, 100, 1234567890, UINT64_MAX / 10, UINT64_MAX};
+    for (size_t index = 0; index < sizeof values / sizeof values[0]; index++) {
+        snprintf (expected, sizeof expected, "%" PRIu64, values[index]);
+        ck_assert_str_eq (cabi_proto_decimal (number, values[index]), expected);
+    }
+    ck_assert_str_eq (number, "18446744073709551615");
+    char small[5];
+    cabi_proto_copy (small, sizeof small, "abcdefgh");
+    ck_assert_str_eq (small, "abcd");
+    cabi_proto_copy (small, sizeof small, "abcd");
+    ck_assert_str_eq (small, "abcd");
+    cabi_proto_copy (small, sizeof small, "ab");
+    ck_assert_str_eq (small, "ab");
+    cabi_proto_copy (small, sizeof small, NULL);
+    ck_assert_str_eq (small, "");
+    char one[1] = {'x'};
+    cabi_proto_copy (one, sizeof one, "abc");
+    ck_assert_int_eq (one[0], 0);
+}
+END_TEST
+
 START_TEST (test_fuzz)
 {
     cabi_proto_t out;
@@ -295,6 +322,7 @@ main (void)
     tcase_add_test (tcase, test_consuming);
     tcase_add_test (tcase, test_too_large);
     tcase_add_test (tcase, test_agent_ids);
+    tcase_add_test (tcase, test_field_helpers);
     tcase_add_test (tcase, test_fuzz);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
