@@ -6,6 +6,7 @@
 #include "cab_client.h"
 #include "cab_proto.h"
 #include "cab_pattern_internal.h"
+#include "cab_textbuf.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,12 +17,13 @@
 #define S_HELLO_MAX_MS   8000
 #define S_BUSY_RETRY_MS  50
 #define S_HWM            200000
+//  Event texts kept for reuse (cab_textbuf.h): at most this many, 4 KB each.
+#define S_TEXT_POOL_MAX 256
 
 typedef struct {
-    uint64_t number;  //  Publish number
-    char tag[24];     //  The number in decimal: unique in this client
-    char *text;       //  Event JSON (owned copy)
-    size_t size;
+    uint64_t number;                 //  Publish number
+    char tag[24];                    //  The number in decimal: unique in this client
+    cabi_textbuf_t *text;            //  Event JSON (our reference; ZeroMQ's while sending)
     char id[CABI_PROTO_ID_MAX + 1];  //  "" when published as unchecked text
     bool sent;                       //  Sent in the current session
     bool waited;                     //  A cab_client_publish_wait is waiting for it
@@ -43,11 +45,12 @@ struct _cab_client_t {
     char *endpoint;
     char agent_id[CABI_PROTO_AGENT_MAX + 1];
     zsock_t *dealer;
-    zlistx_t *pending;     //  s_entry_t, in publish order
-    zhashx_t *by_tag;      //  tag -> s_entry_t (borrowed)
-    size_t window;         //  Ours
-    size_t broker_window;  //  From WELCOME (0: unknown)
-    size_t unsent;         //  Entries with !sent
+    zlistx_t *pending;      //  s_entry_t, in publish order
+    zhashx_t *by_tag;       //  tag -> s_entry_t (borrowed)
+    cabi_textpool_t texts;  //  Released event texts, for the next publishes
+    size_t window;          //  Ours
+    size_t broker_window;   //  From WELCOME (0: unknown)
+    size_t unsent;          //  Entries with !sent
     uint64_t next_tag;
     cab_client_result_fn *handler;
     void *handler_arg;
@@ -96,7 +99,7 @@ s_entry_destroy (void **item_p)
 {
     s_entry_t *entry = (s_entry_t *)*item_p;
     if (entry) {
-        free (entry->text);
+        cabi_textbuf_release (&entry->text, NULL);
         free (entry);
         *item_p = NULL;
     }
@@ -173,8 +176,10 @@ s_send_entry (cab_client_t *self, s_entry_t *entry)
 {
     if (entry->sent || !self->welcomed)
         return;
-    zmsg_t *msg = cabi_proto_new_publish (entry->tag, entry->text, entry->size);
-    if (s_send (self, &msg)) {
+    //  The text goes without a copy: ZeroMQ holds a reference while it sends.
+    zmq_msg_t event;
+    if (self->dealer && cabi_textbuf_msg (entry->text, &event) == 0 &&
+        cabi_proto_send_publish (zsock_resolve (self->dealer), entry->tag, &event) == 0) {
         entry->sent = true;
         self->unsent--;
     } else if (self->next_retry == 0)
@@ -312,6 +317,7 @@ s_resolve (cab_client_t *self, s_entry_t *entry, const cabi_proto_t *reply)
             cab_error_set (&self->wait_error, result.code, result.path, "%s", result.text);
     } else if (self->handler)
         self->handler (&result, self->handler_arg);
+    cabi_textbuf_release (&entry->text, &self->texts);
     s_entry_destroy (&item);
 }
 
@@ -512,6 +518,11 @@ cab_client_new (const char *endpoint, const char *agent_id, cab_error_t *error)
     }
     zlistx_set_destructor (self->pending, s_entry_destroy);
     zlistx_set_destructor (self->subs, s_sub_destroy);
+    if (!cabi_textpool_set_max (&self->texts, S_TEXT_POOL_MAX)) {
+        cab_client_destroy (&self);
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
+        return NULL;
+    }
     self->window = CAB_CLIENT_DEFAULT_WINDOW;
     self->heartbeat_ms = S_HEARTBEAT_MS;
     self->timeout_ms = S_TIMEOUT_MS;
@@ -541,6 +552,7 @@ cab_client_destroy (cab_client_t **self_p)
     zsock_destroy (&self->dealer);
     zhashx_destroy (&self->by_tag);
     zlistx_destroy (&self->pending);
+    cabi_textpool_fini (&self->texts);
     zlistx_destroy (&self->subs);
     zhashx_destroy (&self->later);
     json_decref (self->status_reply);
@@ -642,14 +654,12 @@ s_publish (cab_client_t *self, const char *text, size_t size, const char *id, in
     }
     s_entry_t *entry = (s_entry_t *)calloc (1, sizeof *entry);
     if (entry)
-        entry->text = (char *)malloc (size ? size : 1);
+        entry->text = cabi_textbuf_new (&self->texts, text, size);
     if (!entry || !entry->text) {
         void *item = entry;
         s_entry_destroy (&item);
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
     }
-    memcpy (entry->text, text, size);
-    entry->size = size;
     cabi_proto_copy (entry->id, sizeof entry->id, id);
     entry->number = ++self->next_tag;
     cabi_proto_decimal (entry->tag, entry->number);

@@ -3,6 +3,7 @@
     =========================================================================
 */
 #include "cab_proto.h"
+#include <errno.h>
 #include <string.h>
 
 void
@@ -417,6 +418,29 @@ cabi_proto_new_publish (const char *tag, const char *event, size_t size)
     cabi_proto_t msg = {.command = CABI_PROTO_PUBLISH, .body = event, .body_size = size};
     cabi_proto_copy (msg.tag, sizeof msg.tag, tag);
     return cabi_proto_encode (&msg);
+}
+
+int
+cabi_proto_send_publish (void *socket, const char *tag, zmq_msg_t *event)
+{
+    const char *command = s_grammar[CABI_PROTO_PUBLISH].name;
+    const int more = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    //  The first frame decides: once it is queued, ZeroMQ takes the rest
+    //  of the message whatever its high-water mark.
+    int rc = zmq_send (socket, CABI_PROTO_SIGNATURE, strlen (CABI_PROTO_SIGNATURE), more);
+    if (rc >= 0)
+        rc = zmq_send (socket, command, strlen (command), more);
+    if (rc >= 0)
+        rc = zmq_send (socket, tag, strnlen (tag, CABI_PROTO_TAG_MAX), more);
+    if (rc >= 0)
+        rc = zmq_msg_send (event, socket, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        int saved = errno;
+        zmq_msg_close (event);
+        errno = saved;
+        return -1;
+    }
+    return 0;
 }
 
 zmsg_t *

@@ -136,6 +136,13 @@ zmsg_t *
                               const char *options_json);
 zmsg_t *
     cabi_proto_new_unsubscribe (const char *queue);
+//  Send PUBLISH tag event on socket (a DEALER), the event's frame being
+//  the message `event` (zero copy: see cab_textbuf.h), the others copied.
+//  Does not wait: returns 0, or -1 with errno set (EAGAIN: the socket
+//  cannot take a message now) and nothing sent. `event` is closed (or
+//  owned by ZeroMQ) either way.
+int
+    cabi_proto_send_publish (void *socket, const char *tag, zmq_msg_t *event);
 //  DACK, or DNACK with a reason (text may be NULL: no frame).
 zmsg_t *
     cabi_proto_new_dack (cabi_proto_command_t command, uint64_t delivery, const char *text);
