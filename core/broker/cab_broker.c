@@ -101,30 +101,22 @@ cabi_broker_peer_forget (cabi_broker_t *self, cabi_peer_t *peer)
     zhashx_delete (self->peers, peer->key);
 }
 
-void
-cabi_broker_send (cabi_broker_t *self, zframe_t *identity, zmsg_t **msg_p)
+//  After a reply to identity's peer (peer, or NULL: looked up): a success
+//  (error 0) clears its failures; a failure is counted, and a peer that
+//  is gone or does not read is forgotten.
+static void
+s_after_send (cabi_broker_t *self, zframe_t *identity, cabi_peer_t *peer, int error)
 {
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    zframe_t *copy = zframe_dup (identity);
-    if (!msg || !copy || zmsg_prepend (msg, &copy) != 0) {
-        zframe_destroy (&copy);
-        zmsg_destroy (&msg);
+    if (error)
         self->send_failures++;
-        return;
-    }
-    if (zmsg_send (&msg, self->router) == 0) {
-        cabi_peer_t *peer = cabi_broker_peer (self, identity);
-        if (peer)
-            peer->send_failures = 0;
-        return;
-    }
-    int error = errno;
-    zmsg_destroy (&msg);
-    self->send_failures++;
-    cabi_peer_t *peer = cabi_broker_peer (self, identity);
+    if (!peer)
+        peer = cabi_broker_peer (self, identity);
     if (!peer)
         return;
+    if (!error) {
+        peer->send_failures = 0;
+        return;
+    }
     if (error == EHOSTUNREACH) {
         cabi_broker_peer_forget (self, peer);  //  Disconnected
         return;
@@ -139,6 +131,32 @@ cabi_broker_send (cabi_broker_t *self, zframe_t *identity, zmsg_t **msg_p)
                       peer->agent_id[0] ? peer->agent_id : "?", peer->send_failures);
         cabi_broker_peer_forget (self, peer);
     }
+}
+
+void
+cabi_broker_send (cabi_broker_t *self, zframe_t *identity, zmsg_t **msg_p)
+{
+    zmsg_t *msg = *msg_p;
+    *msg_p = NULL;
+    zframe_t *copy = zframe_dup (identity);
+    if (!msg || !copy || zmsg_prepend (msg, &copy) != 0) {
+        zframe_destroy (&copy);
+        zmsg_destroy (&msg);
+        self->send_failures++;
+        return;
+    }
+    int error = zmsg_send (&msg, self->router) == 0 ? 0 : errno;
+    zmsg_destroy (&msg);
+    s_after_send (self, identity, NULL, error);
+}
+
+void
+cabi_broker_reply (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity,
+                   const cabi_proto_t *msg)
+{
+    int rc = cabi_proto_send (zsock_resolve (self->router), zframe_data (identity),
+                              zframe_size (identity), msg);
+    s_after_send (self, identity, peer, rc == 0 ? 0 : errno);
 }
 
 //  Send heartbeats and forget the peers that went silent. (The peers are

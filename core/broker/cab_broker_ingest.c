@@ -583,9 +583,12 @@ cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
                 self->duplicates++;
             else
                 self->stored++;
-            zmsg_t *msg =
-                cabi_proto_new_ack (meta->tag, (uint64_t)item->seq, item->id, item->duplicate);
-            cabi_broker_send (self, meta->identity, &msg);
+            cabi_proto_t ack = {.command = CABI_PROTO_ACK,
+                                .seq = (uint64_t)item->seq,
+                                .duplicate = item->duplicate};
+            cabi_proto_copy (ack.tag, sizeof ack.tag, meta->tag);
+            cabi_proto_copy (ack.event_id, sizeof ack.event_id, item->id);
+            cabi_broker_reply (self, peer, meta->identity, &ack);
         } else {
             cab_error_t error = batch->error;
             if (error.code == CAB_OK)

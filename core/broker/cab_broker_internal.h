@@ -774,6 +774,14 @@ void
 void
     cabi_broker_send (cabi_broker_t *self, zframe_t *identity, zmsg_t **msg_p);
 
+//  Send msg to the peer with this routing id (borrowed) as
+//  cabi_broker_send does, without building a zmsg_t (cabi_proto_send: no
+//  allocation; the ACK path). peer is identity's peer when the caller has
+//  it, or NULL (looked up when needed).
+void
+    cabi_broker_reply (cabi_broker_t *self, cabi_peer_t *peer, zframe_t *identity,
+                       const cabi_proto_t *msg);
+
 //  Read and handle up to one batch worth of messages from the ROUTER.
 void
     cabi_broker_ingest (cabi_broker_t *self);

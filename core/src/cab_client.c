@@ -354,24 +354,22 @@ s_on_welcome (cab_client_t *self, const cabi_proto_t *msg)
         s_send_subscribe (self, sub);
 }
 
+//  A decoded message from the broker.
 static void
-s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
+s_on_message (cab_client_t *self, const cabi_proto_t *reply, int64_t now)
 {
-    cabi_proto_t reply;
-    if (cabi_proto_decode (msg, &reply, NULL) != CAB_OK)
-        return;  //  Not for us to argue with the broker: ignore
     self->last_recv = now;
     s_entry_t *entry = NULL;
-    switch (reply.command) {
+    switch (reply->command) {
         case CABI_PROTO_WELCOME:
-            s_on_welcome (self, &reply);
+            s_on_welcome (self, reply);
             break;
         case CABI_PROTO_ACK:
         case CABI_PROTO_NACK:
-            entry = (s_entry_t *)zhashx_lookup (self->by_tag, reply.tag);
+            entry = (s_entry_t *)zhashx_lookup (self->by_tag, reply->tag);
             if (!entry)
                 break;  //  A late answer to an event already answered
-            if (reply.command == CABI_PROTO_NACK && reply.code == CAB_ERR_BUSY) {
+            if (reply->command == CABI_PROTO_NACK && reply->code == CAB_ERR_BUSY) {
                 //  Transient: send it again a little later.
                 if (entry->sent) {
                     entry->sent = false;
@@ -381,15 +379,15 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
                     self->next_retry = now + S_BUSY_RETRY_MS;
                 break;
             }
-            s_resolve (self, entry, &reply);
+            s_resolve (self, entry, reply);
             break;
         case CABI_PROTO_ERROR:
             //  The broker does not know us (restarted, or forgot us): a new session.
-            if (self->welcomed && reply.code == CAB_ERR_DISCONNECTED)
+            if (self->welcomed && reply->code == CAB_ERR_DISCONNECTED)
                 s_hello (self, now);
-            else if (!self->welcomed && reply.code == CAB_ERR_ACCESS_DENIED)
+            else if (!self->welcomed && reply->code == CAB_ERR_ACCESS_DENIED)
                 snprintf (self->refused, sizeof self->refused, " (HELLO refused: %.120s)",
-                          reply.text);
+                          reply->text);
             break;
         case CABI_PROTO_BYE:
             if (self->welcomed)
@@ -397,19 +395,19 @@ s_on_message (cab_client_t *self, zmsg_t *msg, int64_t now)
             break;
         case CABI_PROTO_STATUS_REPLY:
             json_decref (self->status_reply);
-            self->status_reply = json_loadb (reply.body, reply.body_size, 0, NULL);
+            self->status_reply = json_loadb (reply->body, reply->body_size, 0, NULL);
             break;
         case CABI_PROTO_CONTROL_REPLY:
             json_decref (self->control_reply);
-            self->control_reply = json_loadb (reply.body, reply.body_size, 0, NULL);
+            self->control_reply = json_loadb (reply->body, reply->body_size, 0, NULL);
             if (!self->control_reply)
                 self->control_reply = json_null ();  //  Unreadable: the caller says so
             break;
         case CABI_PROTO_SUBSCRIBED:
-            s_on_subscribed (self, &reply);
+            s_on_subscribed (self, reply);
             break;
         case CABI_PROTO_DELIVER:
-            s_on_deliver (self, &reply);
+            s_on_deliver (self, reply);
             break;
         default:
             break;
@@ -472,12 +470,17 @@ s_pump (cab_client_t *self, int64_t deadline)
         return;
     }
     now = zclock_mono ();
-    for (int count = 0; count < 10000; count++) {
-        zmsg_t *msg = zmsg_recv (self->dealer);
-        if (!msg)
+    //  Received as parts, not as a zmsg_t: an ACK allocates nothing. (A
+    //  message may reconnect, which replaces the socket: resolved each time.)
+    cabi_proto_parts_t parts;
+    for (int count = 0; count < 10000 && self->dealer; count++) {
+        if (cabi_proto_recv (zsock_resolve (self->dealer), &parts) <= 0)
             break;
-        s_on_message (self, msg, now);
-        zmsg_destroy (&msg);
+        cabi_proto_t reply;
+        if (cabi_proto_decode_parts (&parts, 0, &reply, NULL) == CAB_OK)
+            s_on_message (self, &reply, now);
+        //  (Anything else: not for us to argue with the broker, ignored.)
+        cabi_proto_parts_close (&parts);
     }
     s_timers (self, now);
 }

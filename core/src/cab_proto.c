@@ -67,10 +67,10 @@ cabi_proto_command_name (cabi_proto_command_t command)
 }
 
 static bool
-s_frame_is (zframe_t *frame, const char *text)
+s_frame_is (const cabi_proto_frame_t *frame, const char *text)
 {
     size_t length = strlen (text);
-    return zframe_size (frame) == length && memcmp (zframe_data (frame), text, length) == 0;
+    return frame->size == length && memcmp (frame->data, text, length) == 0;
 }
 
 //  True when data is 1..max bytes of printable ASCII 0x21..0x7e (charset
@@ -95,12 +95,12 @@ s_token_valid (const unsigned char *data, size_t size, size_t max, const char *c
 
 //  Copy a valid token frame into buffer (capacity max + 1).
 static bool
-s_copy_token (zframe_t *frame, char *buffer, size_t max, const char *charset)
+s_copy_token (const cabi_proto_frame_t *frame, char *buffer, size_t max, const char *charset)
 {
-    size_t size = zframe_size (frame);
-    if (!s_token_valid (zframe_data (frame), size, max, charset))
+    size_t size = frame->size;
+    if (!s_token_valid (frame->data, size, max, charset))
         return false;
-    memcpy (buffer, zframe_data (frame), size);
+    memcpy (buffer, frame->data, size);
     buffer[size] = 0;
     return true;
 }
@@ -121,24 +121,25 @@ cabi_proto_queue_valid (const char *text)
 
 //  Copy a free-text frame, truncating to the buffer; NUL bytes are refused.
 static bool
-s_copy_text (zframe_t *frame, char *buffer, size_t capacity)
+s_copy_text (const cabi_proto_frame_t *frame, char *buffer, size_t capacity)
 {
-    size_t size = zframe_size (frame);
-    if (memchr (zframe_data (frame), 0, size))
+    size_t size = frame->size;
+    if (size && memchr (frame->data, 0, size))
         return false;
     if (size >= capacity)
         size = capacity - 1;
-    memcpy (buffer, zframe_data (frame), size);
+    if (size)
+        memcpy (buffer, frame->data, size);
     buffer[size] = 0;
     return true;
 }
 
 //  Parse 1..digits decimal digits, no sign, into *value.
 static bool
-s_parse_number (zframe_t *frame, size_t digits, uint64_t *value)
+s_parse_number (const cabi_proto_frame_t *frame, size_t digits, uint64_t *value)
 {
-    size_t size = zframe_size (frame);
-    const unsigned char *data = zframe_data (frame);
+    size_t size = frame->size;
+    const unsigned char *data = frame->data;
     if (size == 0 || size > digits)
         return false;
     uint64_t result = 0;
@@ -162,10 +163,10 @@ s_bad (cab_error_t *error, cabi_proto_t *out, const char *what)
 }
 
 static cab_status_t
-s_decode_signature (zframe_t *frame, cabi_proto_t *out, cab_error_t *error)
+s_decode_signature (const cabi_proto_frame_t *frame, cabi_proto_t *out, cab_error_t *error)
 {
-    size_t size = zframe_size (frame);
-    const char *data = (const char *)zframe_data (frame);
+    size_t size = frame->size;
+    const char *data = (const char *)frame->data;
     if (size < 5 || size > 8 || memcmp (data, "CAB/", 4) != 0)
         return cab_error_set (error, CAB_ERR_PROTOCOL, NULL,
                               "first frame is not a protocol signature \"CAB/<version>\"");
@@ -184,84 +185,84 @@ s_decode_signature (zframe_t *frame, cabi_proto_t *out, cab_error_t *error)
 }
 
 static cab_status_t
-s_decode_body (zframe_t *frame, cabi_proto_t *out, size_t limit, cab_error_t *error)
+s_decode_body (const cabi_proto_frame_t *frame, cabi_proto_t *out, size_t limit, cab_error_t *error)
 {
-    if (zframe_size (frame) > limit) {
+    if (frame->size > limit) {
         if (out->command == CABI_PROTO_PUBLISH)
             return cab_error_set (error, CAB_ERR_TOO_LARGE, NULL,
-                                  "event of %zu bytes is over the limit of %zu bytes",
-                                  zframe_size (frame), limit);
+                                  "event of %zu bytes is over the limit of %zu bytes", frame->size,
+                                  limit);
         return s_bad (error, out, "body over the size limit");
     }
-    out->body = (const char *)zframe_data (frame);
-    out->body_size = zframe_size (frame);
+    out->body = (const char *)frame->data;
+    out->body_size = frame->size;
     return CAB_OK;
 }
 
 //  Decode the arguments of a command whose frame count is already checked.
 static cab_status_t
-s_decode_args (zframe_t **args, int count, cabi_proto_t *out, cab_error_t *error)
+s_decode_args (const cabi_proto_frame_t *args, int count, cabi_proto_t *out, cab_error_t *error)
 {
     uint64_t number = 0;
     switch (out->command) {
         case CABI_PROTO_HELLO:
-            if (!s_copy_token (args[0], out->agent_id, CABI_PROTO_AGENT_MAX, "-_."))
+            if (!s_copy_token (&args[0], out->agent_id, CABI_PROTO_AGENT_MAX, "-_."))
                 return s_bad (error, out, "agent id must be 1-64 of [A-Za-z0-9._-]");
             if (count == 2)
-                return s_decode_body (args[1], out, CABI_PROTO_JSON_MAX, error);
+                return s_decode_body (&args[1], out, CABI_PROTO_JSON_MAX, error);
             return CAB_OK;
         case CABI_PROTO_WELCOME:
         case CABI_PROTO_STATUS_REPLY:
         case CABI_PROTO_CONTROL:
         case CABI_PROTO_CONTROL_REPLY:
-            return s_decode_body (args[0], out, CABI_PROTO_JSON_MAX, error);
+            return s_decode_body (&args[0], out, CABI_PROTO_JSON_MAX, error);
         case CABI_PROTO_SUBSCRIBE:
         case CABI_PROTO_UNSUBSCRIBE:
         case CABI_PROTO_SUBSCRIBED:
-            if (!s_copy_token (args[0], out->queue, CABI_PROTO_QUEUE_MAX, "-_."))
+            if (!s_copy_token (&args[0], out->queue, CABI_PROTO_QUEUE_MAX, "-_."))
                 return s_bad (error, out, "queue must be 1-64 of [A-Za-z0-9._-]");
             if (count == 2)
-                return s_decode_body (args[1], out, CABI_PROTO_JSON_MAX, error);
+                return s_decode_body (&args[1], out, CABI_PROTO_JSON_MAX, error);
             return CAB_OK;
         case CABI_PROTO_DACK:
         case CABI_PROTO_DNACK:
         case CABI_PROTO_DELIVER:
-            if (!s_parse_number (args[0], 20, &out->delivery) || out->delivery == 0)
+            if (!s_parse_number (&args[0], 20, &out->delivery) || out->delivery == 0)
                 return s_bad (error, out, "delivery id must be a positive decimal");
             if (out->command == CABI_PROTO_DNACK && count == 2 &&
-                !s_copy_text (args[1], out->text, sizeof out->text))
+                !s_copy_text (&args[1], out->text, sizeof out->text))
                 return s_bad (error, out, "malformed text");
             if (out->command != CABI_PROTO_DELIVER)
                 return CAB_OK;
-            if (!s_copy_token (args[1], out->queue, CABI_PROTO_QUEUE_MAX, "-_."))
+            if (!s_copy_token (&args[1], out->queue, CABI_PROTO_QUEUE_MAX, "-_."))
                 return s_bad (error, out, "queue must be 1-64 of [A-Za-z0-9._-]");
-            if (!s_parse_number (args[2], 3, &number) || number == 0)
+            if (!s_parse_number (&args[2], 3, &number) || number == 0)
                 return s_bad (error, out, "attempt must be a decimal from 1 to 999");
             out->attempt = (int)number;
-            return s_decode_body (args[3], out, CAB_EVENT_MAX_SIZE, error);
+            return s_decode_body (&args[3], out, CAB_EVENT_MAX_SIZE, error);
         case CABI_PROTO_PUBLISH:
-            return s_decode_body (args[1], out, CAB_EVENT_MAX_SIZE, error);
+            return s_decode_body (&args[1], out, CAB_EVENT_MAX_SIZE, error);
         case CABI_PROTO_ACK:
-            if (!s_parse_number (args[1], 20, &out->seq) || out->seq == 0)
+            if (!s_parse_number (&args[1], 20, &out->seq) || out->seq == 0)
                 return s_bad (error, out, "sequence number must be a positive decimal");
-            if (!s_copy_token (args[2], out->event_id, CABI_PROTO_ID_MAX, NULL))
+            if (!s_copy_token (&args[2], out->event_id, CABI_PROTO_ID_MAX, NULL))
                 return s_bad (error, out, "malformed event id");
-            if (s_frame_is (args[3], "duplicate"))
+            if (s_frame_is (&args[3], "duplicate"))
                 out->duplicate = true;
-            else if (!s_frame_is (args[3], "stored"))
+            else if (!s_frame_is (&args[3], "stored"))
                 return s_bad (error, out, "disposition must be \"stored\" or \"duplicate\"");
             return CAB_OK;
         case CABI_PROTO_NACK:
         case CABI_PROTO_ERROR: {
-            zframe_t **rest = out->command == CABI_PROTO_NACK ? args + 1 : args;
-            if (!s_parse_number (rest[0], 5, &number) || number == 0 || number > 65535)
+            const cabi_proto_frame_t *rest = out->command == CABI_PROTO_NACK ? args + 1 : args;
+            if (!s_parse_number (&rest[0], 5, &number) || number == 0 || number > 65535)
                 return s_bad (error, out, "code must be a decimal status code");
             out->code = (cab_status_t)number;
             //  rest[1] is the code's name: informative, the number rules.
             if (out->command == CABI_PROTO_NACK &&
-                !s_copy_text (rest[2], out->path, sizeof out->path))
+                !s_copy_text (&rest[2], out->path, sizeof out->path))
                 return s_bad (error, out, "malformed pointer");
-            zframe_t *text = rest[out->command == CABI_PROTO_NACK ? 3 : 2];
+            const cabi_proto_frame_t *text = &rest[out->command == CABI_PROTO_NACK ? 3 : 2];
             if (!s_copy_text (text, out->text, sizeof out->text))
                 return s_bad (error, out, "malformed text");
             return CAB_OK;
@@ -271,20 +272,21 @@ s_decode_args (zframe_t **args, int count, cabi_proto_t *out, cab_error_t *error
     }
 }
 
-cab_status_t
-cabi_proto_decode (zmsg_t *msg, cabi_proto_t *out, cab_error_t *error)
+//  Decode frames[0 .. held) of a message of `total` frames (held is
+//  total, or CABI_PROTO_PARTS_MAX when there were more).
+static cab_status_t
+s_decode_frames (const cabi_proto_frame_t *frames, size_t held, size_t total, cabi_proto_t *out,
+                 cab_error_t *error)
 {
     memset (out, 0, sizeof *out);
-    size_t frames = msg ? zmsg_size (msg) : 0;
-    if (frames < 2)
+    if (total < 2 || held < 2)
         return cab_error_set (error, CAB_ERR_PROTOCOL, NULL,
                               "a message needs at least a signature and a command frame");
-    zframe_t *frame = zmsg_first (msg);
-    cab_status_t status = s_decode_signature (frame, out, error);
+    cab_status_t status = s_decode_signature (&frames[0], out, error);
     //  Read the command even for another version: the caller may log it.
-    frame = zmsg_next (msg);
+    const cabi_proto_frame_t *command_frame = &frames[1];
     for (int command = CABI_PROTO_HELLO; command < CABI_PROTO_COUNT_; command++)
-        if (s_frame_is (frame, s_grammar[command].name)) {
+        if (s_frame_is (command_frame, s_grammar[command].name)) {
             out->command = (cabi_proto_command_t)command;
             break;
         }
@@ -292,21 +294,18 @@ cabi_proto_decode (zmsg_t *msg, cabi_proto_t *out, cab_error_t *error)
         return status;
     if (out->command == CABI_PROTO_NONE) {
         char name[33];
-        if (!s_copy_token (frame, name, sizeof name - 1, NULL))
+        if (!s_copy_token (command_frame, name, sizeof name - 1, NULL))
             return cab_error_set (error, CAB_ERR_PROTOCOL, NULL, "unknown command");
         return cab_error_set (error, CAB_ERR_PROTOCOL, NULL, "unknown command '%s'", name);
     }
-    zframe_t *args[CABI_PROTO_FRAMES_MAX];
-    int count = 0;
-    while ((frame = zmsg_next (msg))) {
-        if (count == CABI_PROTO_FRAMES_MAX)
-            return s_bad (error, out, "too many frames");
-        args[count++] = frame;
-    }
+    const cabi_proto_frame_t *args = frames + 2;
+    if (total - 2 > CABI_PROTO_FRAMES_MAX || held < total)
+        return s_bad (error, out, "too many frames");
+    int count = (int)(total - 2);
     //  The tag first, so that a bad PUBLISH can still be NACKed by tag.
     bool tagged = out->command == CABI_PROTO_PUBLISH || out->command == CABI_PROTO_ACK ||
                   out->command == CABI_PROTO_NACK;
-    if (tagged && count > 0 && !s_copy_token (args[0], out->tag, CABI_PROTO_TAG_MAX, NULL))
+    if (tagged && count > 0 && !s_copy_token (&args[0], out->tag, CABI_PROTO_TAG_MAX, NULL))
         return s_bad (error, out, "tag must be 1-64 printable ASCII bytes");
     const s_grammar_t *grammar = &s_grammar[out->command];
     if (count < grammar->min_args || count > grammar->max_args)
@@ -316,81 +315,174 @@ cabi_proto_decode (zmsg_t *msg, cabi_proto_t *out, cab_error_t *error)
     return s_decode_args (args, count, out, error);
 }
 
-static int
-s_add_string (zmsg_t *msg, const char *text)
+cab_status_t
+cabi_proto_decode (zmsg_t *msg, cabi_proto_t *out, cab_error_t *error)
 {
-    return zmsg_addmem (msg, text ? text : "", text ? strlen (text) : 0);
+    cabi_proto_frame_t frames[CABI_PROTO_PARTS_MAX];
+    size_t held = 0, total = msg ? zmsg_size (msg) : 0;
+    for (zframe_t *frame = msg ? zmsg_first (msg) : NULL; frame && held < CABI_PROTO_PARTS_MAX;
+         frame = zmsg_next (msg))
+        frames[held++] = (cabi_proto_frame_t){zframe_data (frame), zframe_size (frame)};
+    return s_decode_frames (frames, held, total, out, error);
 }
 
-zmsg_t *
-cabi_proto_encode (const cabi_proto_t *in)
+cab_status_t
+cabi_proto_decode_parts (cabi_proto_parts_t *parts, size_t first, cabi_proto_t *out,
+                         cab_error_t *error)
+{
+    cabi_proto_frame_t frames[CABI_PROTO_PARTS_MAX];
+    size_t held = 0;
+    for (size_t index = first; index < parts->count; index++)
+        frames[held++] = (cabi_proto_frame_t){zmq_msg_data (&parts->parts[index]),
+                                              zmq_msg_size (&parts->parts[index])};
+    size_t total = parts->total > first ? parts->total - first : 0;
+    return s_decode_frames (frames, held, total, out, error);
+}
+
+int
+cabi_proto_recv (void *socket, cabi_proto_parts_t *parts)
+{
+    parts->count = parts->total = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t scratch,
+            *part = parts->count < CABI_PROTO_PARTS_MAX ? &parts->parts[parts->count] : &scratch;
+        zmq_msg_init (part);
+        //  The first part decides whether there is a message; the rest of
+        //  a multipart message is always there once its first part is.
+        if (zmq_msg_recv (part, socket, ZMQ_DONTWAIT) < 0) {
+            int saved = errno;
+            zmq_msg_close (part);
+            if (parts->total == 0 && saved == EAGAIN)
+                return 0;
+            cabi_proto_parts_close (parts);
+            errno = saved;
+            return -1;
+        }
+        more = zmq_msg_more (part);
+        parts->total++;
+        if (part == &scratch)
+            zmq_msg_close (part);  //  Past the most a message may have: dropped
+        else
+            parts->count++;
+    }
+    return 1;
+}
+
+void
+cabi_proto_parts_close (cabi_proto_parts_t *parts)
+{
+    for (size_t index = 0; index < parts->count; index++)
+        zmq_msg_close (&parts->parts[index]);
+    parts->count = parts->total = 0;
+}
+
+//  The frames of a message (borrowing msg's fields and numbers, room for
+//  two decimal numbers). Returns how many.
+static size_t
+s_encode_frames (const cabi_proto_t *in, cabi_proto_frame_t *frames, char numbers[2][24])
 {
     assert (in->command > CABI_PROTO_NONE && in->command < CABI_PROTO_COUNT_);
-    zmsg_t *msg = zmsg_new ();
-    if (!msg)
-        return NULL;
-    char number[24];
-    int rc = s_add_string (msg, CABI_PROTO_SIGNATURE);
-    rc |= s_add_string (msg, s_grammar[in->command].name);
+    size_t count = 0;
+#define S_TEXT(text)                                                                               \
+    frames[count++] = (cabi_proto_frame_t){(const unsigned char *)(text), strlen (text)}
+#define S_BODY()                                                                                   \
+    frames[count++] = (cabi_proto_frame_t)                                                         \
+    {                                                                                              \
+        (const unsigned char *)in->body, in->body_size                                             \
+    }
+    S_TEXT (CABI_PROTO_SIGNATURE);
+    S_TEXT (s_grammar[in->command].name);
     switch (in->command) {
         case CABI_PROTO_HELLO:
-            rc |= s_add_string (msg, in->agent_id);
+            S_TEXT (in->agent_id);
             if (in->body)
-                rc |= zmsg_addmem (msg, in->body, in->body_size);
+                S_BODY ();
             break;
         case CABI_PROTO_PUBLISH:
-            rc |= s_add_string (msg, in->tag);
-            rc |= zmsg_addmem (msg, in->body, in->body_size);
+            S_TEXT (in->tag);
+            S_BODY ();
             break;
         case CABI_PROTO_WELCOME:
         case CABI_PROTO_STATUS_REPLY:
         case CABI_PROTO_CONTROL:
         case CABI_PROTO_CONTROL_REPLY:
-            rc |= zmsg_addmem (msg, in->body, in->body_size);
+            S_BODY ();
             break;
         case CABI_PROTO_SUBSCRIBE:
         case CABI_PROTO_UNSUBSCRIBE:
         case CABI_PROTO_SUBSCRIBED:
-            rc |= s_add_string (msg, in->queue);
+            S_TEXT (in->queue);
             if (in->body && in->command != CABI_PROTO_UNSUBSCRIBE)
-                rc |= zmsg_addmem (msg, in->body, in->body_size);
+                S_BODY ();
             break;
         case CABI_PROTO_DACK:
         case CABI_PROTO_DNACK:
         case CABI_PROTO_DELIVER:
-            rc |= s_add_string (msg, cabi_proto_decimal (number, in->delivery));
+            S_TEXT (cabi_proto_decimal (numbers[0], in->delivery));
             if (in->command == CABI_PROTO_DNACK && in->text[0])
-                rc |= s_add_string (msg, in->text);
+                S_TEXT (in->text);
             if (in->command == CABI_PROTO_DELIVER) {
-                rc |= s_add_string (msg, in->queue);
-                snprintf (number, sizeof number, "%d", in->attempt);
-                rc |= s_add_string (msg, number);
-                rc |= zmsg_addmem (msg, in->body, in->body_size);
+                S_TEXT (in->queue);
+                S_TEXT (
+                    cabi_proto_decimal (numbers[1], (uint64_t)(in->attempt > 0 ? in->attempt : 0)));
+                S_BODY ();
             }
             break;
         case CABI_PROTO_ACK:
-            rc |= s_add_string (msg, in->tag);
-            rc |= s_add_string (msg, cabi_proto_decimal (number, in->seq));
-            rc |= s_add_string (msg, in->event_id);
-            rc |= s_add_string (msg, in->duplicate ? "duplicate" : "stored");
+            S_TEXT (in->tag);
+            S_TEXT (cabi_proto_decimal (numbers[0], in->seq));
+            S_TEXT (in->event_id);
+            S_TEXT (in->duplicate ? "duplicate" : "stored");
             break;
         case CABI_PROTO_NACK:
         case CABI_PROTO_ERROR:
             if (in->command == CABI_PROTO_NACK)
-                rc |= s_add_string (msg, in->tag);
-            snprintf (number, sizeof number, "%d", (int)in->code);
-            rc |= s_add_string (msg, number);
-            rc |= s_add_string (msg, cab_status_name (in->code));
+                S_TEXT (in->tag);
+            S_TEXT (cabi_proto_decimal (numbers[0], (uint64_t)in->code));
+            S_TEXT (cab_status_name (in->code));
             if (in->command == CABI_PROTO_NACK)
-                rc |= s_add_string (msg, in->path);
-            rc |= s_add_string (msg, in->text);
+                S_TEXT (in->path);
+            S_TEXT (in->text);
             break;
         default:
             break;
     }
+#undef S_TEXT
+#undef S_BODY
+    return count;
+}
+
+zmsg_t *
+cabi_proto_encode (const cabi_proto_t *in)
+{
+    cabi_proto_frame_t frames[CABI_PROTO_PARTS_MAX];
+    char numbers[2][24];
+    size_t count = s_encode_frames (in, frames, numbers);
+    zmsg_t *msg = zmsg_new ();
+    int rc = msg ? 0 : -1;
+    for (size_t index = 0; index < count && rc == 0; index++)
+        rc = zmsg_addmem (msg, frames[index].data, frames[index].size);
     if (rc != 0)
         zmsg_destroy (&msg);
     return msg;
+}
+
+int
+cabi_proto_send (void *socket, const void *routing, size_t routing_size, const cabi_proto_t *in)
+{
+    cabi_proto_frame_t frames[CABI_PROTO_PARTS_MAX];
+    char numbers[2][24];
+    size_t count = s_encode_frames (in, frames, numbers);
+    //  The first frame decides: once it is queued, ZeroMQ takes the rest
+    //  of the message whatever its high-water mark.
+    int rc = 0;
+    if (routing)
+        rc = zmq_send (socket, routing, routing_size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    for (size_t index = 0; index < count && rc >= 0; index++)
+        rc = zmq_send (socket, frames[index].data, frames[index].size,
+                       (index + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    return rc < 0 ? -1 : 0;
 }
 
 zmsg_t *

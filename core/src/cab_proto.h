@@ -31,8 +31,11 @@
 #define CABI_PROTO_QUEUE_MAX 64
 //  Largest JSON body other than an event (HELLO options, WELCOME, STATUS).
 #define CABI_PROTO_JSON_MAX  (64 * 1024)
-//  Largest number of frames in a message (after the routing id).
+//  Largest number of argument frames in a message (after the routing id,
+//  the signature and the command).
 #define CABI_PROTO_FRAMES_MAX 8
+//  Room for a whole message: routing id, signature, command, arguments.
+#define CABI_PROTO_PARTS_MAX (CABI_PROTO_FRAMES_MAX + 3)
 
 typedef enum {
     CABI_PROTO_NONE = 0,
@@ -101,6 +104,39 @@ bool
 bool
     cabi_proto_queue_valid (const char *text);
 
+//  One frame's bytes (borrowed).
+typedef struct {
+    const unsigned char *data;
+    size_t size;
+} cabi_proto_frame_t;
+
+//  A message received as ZeroMQ parts, without the zmsg_t and zframe_t
+//  allocations of zmsg_recv (the hot paths: PUBLISH and ACK).
+typedef struct {
+    zmq_msg_t parts[CABI_PROTO_PARTS_MAX];
+    size_t count;  //  Parts held
+    size_t total;  //  Parts the message had (more than count: the rest dropped)
+} cabi_proto_parts_t;
+
+//  Receive one whole message from socket without waiting. Returns 1 (a
+//  message in *parts: close it with cabi_proto_parts_close), 0 (none
+//  waiting) or -1 (errno set, nothing held). Parts past
+//  CABI_PROTO_PARTS_MAX are read and dropped; total counts them, so that
+//  decoding refuses the message.
+int
+    cabi_proto_recv (void *socket, cabi_proto_parts_t *parts);
+
+//  Close the parts of a received message (count and total become 0).
+void
+    cabi_proto_parts_close (cabi_proto_parts_t *parts);
+
+//  Decode parts[first ..] (first 1 after a routing id) as
+//  cabi_proto_decode does; body and short fields as there (body borrows
+//  the parts until they are closed).
+cab_status_t
+    cabi_proto_decode_parts (cabi_proto_parts_t *parts, size_t first, cabi_proto_t *out,
+                             cab_error_t *error);
+
 //  Decode a message (borrowed; the routing id, if any, already popped)
 //  into *out. Returns CAB_OK, or CAB_ERR_UNSUPPORTED_VERSION (another
 //  "CAB/n"), CAB_ERR_PROTOCOL (anything else wrong), CAB_ERR_TOO_LARGE (a
@@ -113,6 +149,16 @@ cab_status_t
 //  of memory. The fields used depend on the command; see docs/protocol.md.
 zmsg_t *
     cabi_proto_encode (const cabi_proto_t *msg);
+
+//  Send a message on socket without waiting and without a zmsg_t: after a
+//  routing id frame when routing is not NULL (a ROUTER), then the frames
+//  cabi_proto_encode would make, each copied by ZeroMQ (short ones
+//  inline, no allocation). Returns 0, or -1 with errno set (EAGAIN: the
+//  peer's pipe is full; EHOSTUNREACH: no such peer on a mandatory ROUTER)
+//  and nothing sent.
+int
+    cabi_proto_send (void *socket, const void *routing, size_t routing_size,
+                     const cabi_proto_t *msg);
 
 //  Shorthands that fill a cabi_proto_t and encode it. Each returns a new
 //  zmsg_t or NULL when out of memory.
