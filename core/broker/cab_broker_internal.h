@@ -203,8 +203,8 @@ void
 //  One event on its way through a validator.
 typedef struct {
     zframe_t *identity;                 //  Owned: the peer's routing id
-    zmsg_t *msg;                        //  Owned: the PUBLISH; body points into it
-    const char *body;
+    zmq_msg_t body_part;                //  Owned: the PUBLISH's event frame
+    const char *body;                   //  Its bytes
     size_t body_size;
     char tag [CABI_PROTO_TAG_MAX + 1];
     char agent_id [CABI_PROTO_AGENT_MAX + 1]; //  The session's
@@ -826,20 +826,25 @@ cab_status_t
 cab_status_t
     cabi_security_bound (cabi_broker_t *self, const char *endpoint, cab_error_t *error);
 
+//  CURVE: the connection's User-Id (the client's public key, set by the
+//  authenticator) of a message received on the ROUTER (borrowed, valid
+//  while the parts are; NULL when there is none).
+const char *
+    cabi_security_user_id (cabi_proto_parts_t *parts);
+
 //  CURVE: the agent name and sources (borrowed, valid until the next
-//  call; NULL when absent) of the certificate a message (body, received
-//  on the ROUTER) came with. The connection's User-Id is the client's
-//  public key, set by the authenticator; the broker looks that key up in
-//  its own copy of the clients directory, so a client cannot add
+//  call; NULL when absent) of the certificate of user_id (from
+//  cabi_security_user_id; NULL gives none). The broker looks the key up
+//  in its own copy of the clients directory, so a client cannot add
 //  properties its certificate does not have.
 void
-    cabi_security_identity (cabi_broker_t *self, zmsg_t *body, const char **name_p,
+    cabi_security_identity (cabi_broker_t *self, const char *user_id, const char **name_p,
                             const char **sources_p);
 
-//  CURVE: copy the "queues" and "read_sources" of the certificate a HELLO
-//  (body) came with into the peer (NULL when absent). CAB_OK or CAB_ERR_NOMEM.
+//  CURVE: copy the "queues" and "read_sources" of user_id's certificate
+//  into the peer (NULL when absent). CAB_OK or CAB_ERR_NOMEM.
 cab_status_t
-    cabi_security_grants (cabi_broker_t *self, cabi_peer_t *peer, zmsg_t *body);
+    cabi_security_grants (cabi_broker_t *self, cabi_peer_t *peer, const char *user_id);
 
 //  May peer subscribe to queue with pattern (borrowed, may be NULL)? The
 //  queues come from its certificate's "queues" when it has them, else from

@@ -195,15 +195,21 @@ cabi_security_bound (cabi_broker_t *self, const char *endpoint, cab_error_t *err
     return CAB_OK;
 }
 
+const char *
+cabi_security_user_id (cabi_proto_parts_t *parts)
+{
+    const char *key = NULL;
+    for (size_t index = 0; index < parts->count && !key; index++)
+        key = zmq_msg_gets (&parts->parts[index], "User-Id");
+    return key;
+}
+
 void
-cabi_security_identity (cabi_broker_t *self, zmsg_t *body, const char **name_p,
+cabi_security_identity (cabi_broker_t *self, const char *user_id, const char **name_p,
                         const char **sources_p)
 {
     *name_p = *sources_p = NULL;
-    const char *key = NULL;
-    for (zframe_t *frame = zmsg_first (body); frame && !key; frame = zmsg_next (body))
-        key = zframe_meta (frame, "User-Id");
-    zcert_t *cert = key && self->certs ? zcertstore_lookup (self->certs, key) : NULL;
+    zcert_t *cert = user_id && self->certs ? zcertstore_lookup (self->certs, user_id) : NULL;
     if (cert) {
         *name_p = zcert_meta (cert, "name");
         *sources_p = zcert_meta (cert, "sources");
@@ -221,12 +227,9 @@ s_copy (const char *text, bool *failed)
 }
 
 cab_status_t
-cabi_security_grants (cabi_broker_t *self, cabi_peer_t *peer, zmsg_t *body)
+cabi_security_grants (cabi_broker_t *self, cabi_peer_t *peer, const char *user_id)
 {
-    const char *key = NULL;
-    for (zframe_t *frame = zmsg_first (body); frame && !key; frame = zmsg_next (body))
-        key = zframe_meta (frame, "User-Id");
-    zcert_t *cert = key && self->certs ? zcertstore_lookup (self->certs, key) : NULL;
+    zcert_t *cert = user_id && self->certs ? zcertstore_lookup (self->certs, user_id) : NULL;
     bool failed = false;
     free (peer->cert_queues);
     free (peer->cert_reads);

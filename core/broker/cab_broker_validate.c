@@ -86,7 +86,7 @@ cabi_chunk_destroy (cabi_chunk_t **self_p)
     for (size_t index = 0; index < self->count; index++) {
         cabi_job_t *job = &self->jobs[index];
         zframe_destroy (&job->identity);
-        zmsg_destroy (&job->msg);
+        zmq_msg_close (&job->body_part);
         free (job->sources);
         cab_event_destroy (&job->event);
     }
