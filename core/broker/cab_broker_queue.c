@@ -90,16 +90,13 @@ cabi_queue_get (cabi_broker_t *self, const char *name, bool create)
 //  read is not forgotten here (that would change the lists being served):
 //  the caller marks its consumer stalled.
 static bool
-s_send (cabi_broker_t *self, cabi_peer_t *peer, zmsg_t **msg_p)
+s_send (cabi_broker_t *self, cabi_peer_t *peer, const cabi_proto_t *msg)
 {
-    zmsg_t *msg = *msg_p;
-    *msg_p = NULL;
-    zframe_t *copy = zframe_dup (peer->identity);
-    if (!msg || !copy || zmsg_prepend (msg, &copy) != 0 || zmsg_send (&msg, self->router) != 0) {
+    //  As parts (cabi_proto_send): no zmsg_t, no zframe_t per frame.
+    if (cabi_proto_send (zsock_resolve (self->router), zframe_data (peer->identity),
+                         zframe_size (peer->identity), msg) != 0) {
         if (errno == EHOSTUNREACH)
             peer->last_seen = 0;  //  Gone: forgotten at the next heartbeat
-        zframe_destroy (&copy);
-        zmsg_destroy (&msg);
         self->send_failures++;
         return false;
     }
@@ -137,9 +134,15 @@ s_serve (cabi_broker_t *self, cabi_queue_t *queue)
             continue;
         }
         int attempt = d->attempts + 1 > 999 ? 999 : d->attempts + 1;
-        zmsg_t *msg = cabi_proto_new_deliver ((uint64_t)d->id, queue->name, attempt, data, size);
+        cabi_proto_t msg = {.command = CABI_PROTO_DELIVER,
+                            .delivery = (uint64_t)d->id,
+                            .attempt = attempt,
+                            .body = data,
+                            .body_size = size};
+        cabi_proto_copy (msg.queue, sizeof msg.queue, queue->name);
+        bool sent = s_send (self, consumer->peer, &msg);
         free (owned);
-        if (!s_send (self, consumer->peer, &msg)) {
+        if (!sent) {
             consumer->stalled = true;
             d->handle = zlistx_add_start (queue->ready, d);
             continue;

@@ -144,6 +144,16 @@ s_send (cab_client_t *self, zmsg_t **msg_p)
     return sent;
 }
 
+//  Answer a delivery: DACK, or DNACK with a reason (as parts: no zmsg_t).
+static void
+s_send_dack (cab_client_t *self, bool ack, uint64_t delivery, const char *reason)
+{
+    cabi_proto_t msg = {.command = ack ? CABI_PROTO_DACK : CABI_PROTO_DNACK, .delivery = delivery};
+    cabi_proto_copy (msg.text, sizeof msg.text, reason);
+    if (self->dealer)
+        cabi_proto_send (zsock_resolve (self->dealer), NULL, 0, &msg);
+}
+
 //  Start a session: HELLO, then wait for WELCOME until the backoff deadline.
 static void
 s_hello (cab_client_t *self, int64_t now)
@@ -263,9 +273,7 @@ s_on_deliver (cab_client_t *self, const cabi_proto_t *msg)
             }
         }
     }
-    zmsg_t *reply = cabi_proto_new_dack (refused ? CABI_PROTO_DNACK : CABI_PROTO_DACK,
-                                         msg->delivery, refused ? reason : NULL);
-    s_send (self, &reply);
+    s_send_dack (self, !refused, msg->delivery, refused ? reason : NULL);
 }
 
 static void
@@ -888,9 +896,7 @@ cab_client_settle (cab_client_t *self, uint64_t delivery, bool ack, cab_error_t 
         return cab_error_set (error, CAB_ERR_NOT_FOUND, NULL,
                               "delivery %s does not wait for an answer", key);
     zhashx_delete (self->later, key);
-    zmsg_t *msg = cabi_proto_new_dack (ack ? CABI_PROTO_DACK : CABI_PROTO_DNACK, delivery,
-                                       ack ? NULL : "refused by the consumer");
-    s_send (self, &msg);
+    s_send_dack (self, ack, delivery, ack ? NULL : "refused by the consumer");
     return CAB_OK;
 }
 
