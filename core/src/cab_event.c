@@ -83,15 +83,29 @@ s_utf8_ok (const char *text)
 }
 
 //  Length of the run at the start of bytes (at most length) that a string
-//  may hold with nothing to check: ASCII other than '"' and '\\'. Eight
-//  bytes at a time (a word with such a byte, or a false alarm, goes on
-//  byte by byte): most of an event's bytes are in strings, and the byte
-//  by byte scan took about 7 % of the broker thread (docs/performance.md).
+//  may hold with nothing to check: ASCII other than '"' and '\\'. Sixteen
+//  bytes at a time with SSE2 (the mask gives the first byte to check),
+//  then eight (a word with such a byte, or a false alarm, goes on byte by
+//  byte): most of an event's bytes are in strings, and the byte by byte
+//  scan took about 7 % of the broker thread (docs/performance.md).
 static size_t
 s_plain_run (const unsigned char *bytes, size_t length)
 {
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
+#if defined(__SSE2__)
+    //  Sixteen at a time first (every x86-64 has SSE2): a byte past ASCII
+    //  has its high bit set.
+    const __m128i quotes = _mm_set1_epi8 ('"'), slashes = _mm_set1_epi8 ('\\');
+    for (; i + 16 <= length; i += 16) {
+        __m128i v = _mm_loadu_si128 ((const __m128i *)(const void *)(bytes + i));
+        __m128i special = _mm_or_si128 (
+            v, _mm_or_si128 (_mm_cmpeq_epi8 (v, quotes), _mm_cmpeq_epi8 (v, slashes)));
+        unsigned mask = (unsigned)_mm_movemask_epi8 (special);
+        if (mask)
+            return i + (size_t)__builtin_ctz (mask);  //  The first byte to check
+    }
+#endif
     while (i + 8 <= length) {
         uint64_t word;
         memcpy (&word, bytes + i, 8);

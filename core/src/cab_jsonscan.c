@@ -133,11 +133,10 @@ s_string (cabi_scan_t *scan)
     size_t end = scan->length;
     size_t start = scan->pos + 1;
     size_t i = start;
-    //  Fast path: no escapes. Eight bytes at a time while none of them is
+    //  Fast path: no escapes. Whole blocks while none of their bytes is
     //  '"', '\\', a control character or non-ASCII.
     while (i < end) {
-        while (i + 8 <= end && cabi_json_plain8 (text + i))
-            i += 8;
+        i += cabi_json_plain_span (text + i, end - i);
         if (i >= end)
             break;
         unsigned char c = text[i];

@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 //  True when none of the eight bytes at p needs a look inside a JSON
 //  string: no '"', no '\\', no control character, nothing past ASCII. The
@@ -31,6 +34,36 @@ cabi_json_plain8 (const unsigned char *p)
     return (special & high) == 0;
 }
 
+//  Length of the run at p (at most n bytes) in which no byte needs a look
+//  inside a JSON string, as cabi_json_plain8 tells: the string scanners
+//  skip it, then look at the byte after it (the closing quote, most
+//  often). With SSE2 (every x86-64 has it) sixteen bytes at a time, and
+//  the length is exact up to the last sixteen bytes of p; else, and
+//  there, in whole blocks of eight (the scanners go on byte by byte).
+static inline size_t
+cabi_json_plain_span (const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+#if defined(__SSE2__)
+    //  As signed bytes, "below 0x20" is a control character or (negative)
+    //  a byte past ASCII.
+    const __m128i space = _mm_set1_epi8 (0x20), quote = _mm_set1_epi8 ('"'),
+                  slash = _mm_set1_epi8 ('\\');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128 ((const __m128i *)(const void *)(p + i));
+        __m128i special =
+            _mm_or_si128 (_mm_cmplt_epi8 (v, space),
+                          _mm_or_si128 (_mm_cmpeq_epi8 (v, quote), _mm_cmpeq_epi8 (v, slash)));
+        unsigned mask = (unsigned)_mm_movemask_epi8 (special);
+        if (mask)
+            return i + (size_t)__builtin_ctz (mask);
+    }
+#endif
+    while (i + 8 <= n && cabi_json_plain8 (p + i))
+        i += 8;
+    return i;
+}
+
 //  Where and why cabi_json_parse refused a text.
 typedef struct {
     cab_status_t code;  //  CAB_ERR_INVALID_JSON or CAB_ERR_NOMEM
@@ -46,15 +79,13 @@ typedef struct {
 //  it nests at most CAB_PATTERN_DEPTH_MAX deep and refuses bytes after a
 //  NUL that json_loadb ignores. Returns a new reference, or NULL with
 //  *fault filled (every allocation failure is CAB_ERR_NOMEM).
-json_t *
-    cabi_json_parse (const char *text, size_t length, size_t flags, cabi_json_fault_t *fault);
+json_t *cabi_json_parse (const char *text, size_t length, size_t flags, cabi_json_fault_t *fault);
 
 //  cabi_json_parse with the fault as a cab_error_t: CAB_ERR_INVALID_JSON
 //  (text "<what>:<line>:<column>: <reason>", what may be NULL) or
 //  CAB_ERR_NOMEM.
-json_t *
-    cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
-                     cab_error_t *error);
+json_t *cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
+                         cab_error_t *error);
 
 //  Serialise a JSON value like json_dumps, with two passes of json_dumpb:
 //  json_dumps drops the text of an object key when its buffer cannot grow
@@ -62,7 +93,6 @@ json_t *
 //  NUL-terminated string (caller frees it) and sets *length_p (may be
 //  NULL), or NULL when out of memory or when jansson cannot encode the
 //  value (e.g. a scalar without JSON_ENCODE_ANY).
-char *
-    cabi_json_dumps (const json_t *json, size_t flags, size_t *length_p);
+char *cabi_json_dumps (const json_t *json, size_t flags, size_t *length_p);
 
 #endif

@@ -594,13 +594,14 @@ START_TEST (test_entry_text_string_blocks)
 {
     const char *specials[] = {"\\\"", "\\n", "\\u00e9", "\xc3\xa9", "\xe2\x82\xac", "\\\\"};
     const size_t kinds = sizeof specials / sizeof *specials;
-    for (int offset = 0; offset < 20; offset++)
+    //  Offsets through three blocks of sixteen (SSE2) and five of eight.
+    for (int offset = 0; offset < 40; offset++)
         for (size_t kind = 0; kind < kinds + 2; kind++) {
             char text[256], value[64];
             //  refused: a raw control character, a broken UTF-8 sequence
             const char *special = kind < kinds ? specials[kind] : kind == kinds ? "\x01" : "\xc3(";
-            snprintf (value, sizeof value, "%.*s%sbbbbbbbbbbb", offset, "aaaaaaaaaaaaaaaaaaaa",
-                      special);
+            snprintf (value, sizeof value, "%.*s%sbbbbbbbbbbb", offset,
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", special);
             snprintf (text, sizeof text,
                       "{\"source\":\"src-%s\",\"detail-type\":\"t\",\"detail\":{\"k\":\"%s\"}}",
                       value, value);
