@@ -49,9 +49,19 @@ s_identity_key (zframe_t *identity, char *key)
 cabi_peer_t *
 cabi_broker_peer (cabi_broker_t *self, zframe_t *identity)
 {
+    //  Messages come in runs from one peer (a publisher's window, then its
+    //  ACKs): the last peer found is checked first, byte for byte.
+    cabi_peer_t *last = self->last_peer;
+    size_t size = zframe_size (identity);
+    if (last && zframe_size (last->identity) == size &&
+        memcmp (zframe_data (last->identity), zframe_data (identity), size) == 0)
+        return last;
     char key[2 * CABI_IDENTITY_MAX + 1];
     s_identity_key (identity, key);
-    return (cabi_peer_t *)zhashx_lookup (self->peers, key);
+    cabi_peer_t *peer = (cabi_peer_t *)zhashx_lookup (self->peers, key);
+    if (peer)
+        self->last_peer = peer;
+    return peer;
 }
 
 static void
@@ -98,6 +108,8 @@ cabi_broker_peer_forget (cabi_broker_t *self, cabi_peer_t *peer)
     //  unacknowledged deliveries go to other consumers.
     cabi_queue_peer_gone (self, peer);
     self->peers_forgotten++;
+    if (self->last_peer == peer)
+        self->last_peer = NULL;
     zhashx_delete (self->peers, peer->key);
 }
 
@@ -524,6 +536,7 @@ s_broker_actor (zsock_t *pipe, void *arg)
     cabi_security_teardown (self);
     cabi_batch_destroy (&self->accum);
     cabi_batch_destroy (&self->spare);
+    self->last_peer = NULL;
     zhashx_destroy (&self->peers);  //  Before the queues: peers list their consumers
     cabi_delivery_teardown (self);
     cab_registry_destroy (&self->registry);

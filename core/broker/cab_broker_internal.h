@@ -355,6 +355,7 @@ typedef struct {
     cabi_writer_stats_t writer_stats;
     cab_registry_t *registry;               //  NULL: envelope checks only
     zhashx_t *peers;                        //  key -> cabi_peer_t (owned)
+    cabi_peer_t *last_peer;                 //  The last one cabi_broker_peer found (in peers)
     cabi_batch_t *accum;                    //  Being filled
     cabi_batch_t *spare;                    //  Idle (the other one is at the writer)
     bool writer_busy;
