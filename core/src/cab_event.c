@@ -94,14 +94,8 @@ s_plain_run (const unsigned char *bytes, size_t length)
     const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     size_t i = 0;
 #if defined(__SSE2__)
-    //  Sixteen at a time first (every x86-64 has SSE2): a byte past ASCII
-    //  has its high bit set.
-    const __m128i quotes = _mm_set1_epi8 ('"'), slashes = _mm_set1_epi8 ('\\');
     for (; i + 16 <= length; i += 16) {
-        __m128i v = _mm_loadu_si128 ((const __m128i *)(const void *)(bytes + i));
-        __m128i special = _mm_or_si128 (
-            v, _mm_or_si128 (_mm_cmpeq_epi8 (v, quotes), _mm_cmpeq_epi8 (v, slashes)));
-        unsigned mask = (unsigned)_mm_movemask_epi8 (special);
+        unsigned mask = cabi_json_special16 (bytes + i, true);
         if (mask)
             return i + (size_t)__builtin_ctz (mask);  //  The first byte to check
     }

@@ -1,7 +1,7 @@
 /*  =========================================================================
     cab_jsonscan - JSON parsing helpers shared by libcabruca's files
-    (private: not installed, not exported; libcabd uses the inline
-    cabi_json_plain8 alone, which needs no symbol of libcabruca)
+    (private: not installed, not exported; libcabd uses the inline string
+    block helpers alone, which need no symbol of libcabruca)
     =========================================================================
 */
 #ifndef CAB_JSONSCAN_H_INCLUDED
@@ -34,6 +34,24 @@ cabi_json_plain8 (const unsigned char *p)
     return (special & high) == 0;
 }
 
+#if defined(__SSE2__)
+//  The bytes among the sixteen at p that need a look, as a mask (bit i for
+//  p[i]): '"', '\\', past ASCII, and the control characters unless
+//  controls_plain (the envelope's pre-scan leaves those to the parser).
+static inline unsigned
+cabi_json_special16 (const unsigned char *p, bool controls_plain)
+{
+    __m128i v = _mm_loadu_si128 ((const __m128i *)(const void *)p);
+    __m128i special = _mm_or_si128 (_mm_cmpeq_epi8 (v, _mm_set1_epi8 ('"')),
+                                    _mm_cmpeq_epi8 (v, _mm_set1_epi8 ('\\')));
+    //  As signed bytes, a byte past ASCII is negative, so "below 0x20" is
+    //  a control character or one of those; with controls plain, the high
+    //  bit of v itself marks them.
+    special = _mm_or_si128 (special, controls_plain ? v : _mm_cmplt_epi8 (v, _mm_set1_epi8 (0x20)));
+    return (unsigned)_mm_movemask_epi8 (special);
+}
+#endif
+
 //  Length of the run at p (at most n bytes) in which no byte needs a look
 //  inside a JSON string, as cabi_json_plain8 tells: the string scanners
 //  skip it, then look at the byte after it (the closing quote, most
@@ -45,16 +63,8 @@ cabi_json_plain_span (const unsigned char *p, size_t n)
 {
     size_t i = 0;
 #if defined(__SSE2__)
-    //  As signed bytes, "below 0x20" is a control character or (negative)
-    //  a byte past ASCII.
-    const __m128i space = _mm_set1_epi8 (0x20), quote = _mm_set1_epi8 ('"'),
-                  slash = _mm_set1_epi8 ('\\');
     for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128 ((const __m128i *)(const void *)(p + i));
-        __m128i special =
-            _mm_or_si128 (_mm_cmplt_epi8 (v, space),
-                          _mm_or_si128 (_mm_cmpeq_epi8 (v, quote), _mm_cmpeq_epi8 (v, slash)));
-        unsigned mask = (unsigned)_mm_movemask_epi8 (special);
+        unsigned mask = cabi_json_special16 (p + i, false);
         if (mask)
             return i + (size_t)__builtin_ctz (mask);
     }

@@ -468,21 +468,53 @@ cabi_proto_encode (const cabi_proto_t *in)
     return msg;
 }
 
+//  Send a routing id frame (routing not NULL), frames[0 .. count), then
+//  last (not NULL: it replaces the last frame, sent without a copy and
+//  closed whatever happens), without waiting. The first frame decides:
+//  once it is queued, ZeroMQ takes the rest of the message whatever its
+//  high-water mark. Returns 0 or -1 with errno.
+static int
+s_send_frames (void *socket, const void *routing, size_t routing_size,
+               const cabi_proto_frame_t *frames, size_t count, zmq_msg_t *last)
+{
+    size_t copied = last ? count - 1 : count;
+    int rc = 0;
+    if (routing)
+        rc = zmq_send (socket, routing, routing_size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    for (size_t index = 0; index < copied && rc >= 0; index++)
+        rc = zmq_send (socket, frames[index].data, frames[index].size,
+                       (index + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
+    if (last && rc >= 0)
+        rc = zmq_msg_send (last, socket, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        int saved = errno;
+        if (last)
+            zmq_msg_close (last);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
 int
 cabi_proto_send (void *socket, const void *routing, size_t routing_size, const cabi_proto_t *in)
 {
     cabi_proto_frame_t frames[CABI_PROTO_PARTS_MAX];
     char numbers[2][24];
     size_t count = s_encode_frames (in, frames, numbers);
-    //  The first frame decides: once it is queued, ZeroMQ takes the rest
-    //  of the message whatever its high-water mark.
-    int rc = 0;
-    if (routing)
-        rc = zmq_send (socket, routing, routing_size, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    for (size_t index = 0; index < count && rc >= 0; index++)
-        rc = zmq_send (socket, frames[index].data, frames[index].size,
-                       (index + 1 < count ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT);
-    return rc < 0 ? -1 : 0;
+    return s_send_frames (socket, routing, routing_size, frames, count, NULL);
+}
+
+int
+cabi_proto_send_publish (void *socket, const char *tag, zmq_msg_t *event)
+{
+    //  The frames of PUBLISH tag <empty>, the event's frame in the last place.
+    cabi_proto_t msg = {.command = CABI_PROTO_PUBLISH};
+    cabi_proto_copy (msg.tag, sizeof msg.tag, tag);
+    cabi_proto_frame_t frames[CABI_PROTO_PARTS_MAX];
+    char numbers[2][24];
+    size_t count = s_encode_frames (&msg, frames, numbers);
+    return s_send_frames (socket, NULL, 0, frames, count, event);
 }
 
 zmsg_t *
@@ -510,29 +542,6 @@ cabi_proto_new_publish (const char *tag, const char *event, size_t size)
     cabi_proto_t msg = {.command = CABI_PROTO_PUBLISH, .body = event, .body_size = size};
     cabi_proto_copy (msg.tag, sizeof msg.tag, tag);
     return cabi_proto_encode (&msg);
-}
-
-int
-cabi_proto_send_publish (void *socket, const char *tag, zmq_msg_t *event)
-{
-    const char *command = s_grammar[CABI_PROTO_PUBLISH].name;
-    const int more = ZMQ_SNDMORE | ZMQ_DONTWAIT;
-    //  The first frame decides: once it is queued, ZeroMQ takes the rest
-    //  of the message whatever its high-water mark.
-    int rc = zmq_send (socket, CABI_PROTO_SIGNATURE, strlen (CABI_PROTO_SIGNATURE), more);
-    if (rc >= 0)
-        rc = zmq_send (socket, command, strlen (command), more);
-    if (rc >= 0)
-        rc = zmq_send (socket, tag, strnlen (tag, CABI_PROTO_TAG_MAX), more);
-    if (rc >= 0)
-        rc = zmq_msg_send (event, socket, ZMQ_DONTWAIT);
-    if (rc < 0) {
-        int saved = errno;
-        zmq_msg_close (event);
-        errno = saved;
-        return -1;
-    }
-    return 0;
 }
 
 zmsg_t *
