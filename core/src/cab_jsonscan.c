@@ -53,34 +53,6 @@ cabi_scan_error (cabi_scan_t *scan, cab_error_t *error, const char *what)
                           what, scan->reason[0] ? scan->reason : "not valid JSON");
 }
 
-//  Length of the valid UTF-8 sequence at p (p [0] >= 0x80), or 0.
-static size_t
-s_utf8 (const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    if (c >= 0xC2 && c <= 0xDF)
-        return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-        if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xE0 && p[1] < 0xA0)
-            return 0;  //  overlong
-        if (c == 0xED && p[1] >= 0xA0)
-            return 0;  //  surrogate
-        return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
-            return 0;
-        if (c == 0xF0 && p[1] < 0x90)
-            return 0;
-        if (c == 0xF4 && p[1] >= 0x90)
-            return 0;
-        return 4;
-    }
-    return 0;
-}
-
 static int
 s_hex4 (const char *p)
 {
@@ -154,7 +126,7 @@ s_string (cabi_scan_t *scan)
             return false;
         }
         if (c >= 0x80) {
-            size_t n = s_utf8 (text + i, end - i);
+            size_t n = cabi_json_utf8_length (text + i, end - i);
             if (n == 0) {
                 scan->pos = i;
                 s_fail (scan, CAB_ERR_INVALID_UTF8, "invalid UTF-8");
@@ -262,7 +234,7 @@ s_string (cabi_scan_t *scan)
             return false;
         }
         size_t n = 1;
-        if (c >= 0x80 && (n = s_utf8 (text + i, end - i)) == 0) {
+        if (c >= 0x80 && (n = cabi_json_utf8_length (text + i, end - i)) == 0) {
             scan->pos = i;
             s_fail (scan, CAB_ERR_INVALID_UTF8, "invalid UTF-8");
             return false;
@@ -694,23 +666,4 @@ cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what
         cab_error_set (error, CAB_ERR_INVALID_JSON, NULL, "%s%s%zu:%zu: %s", what ? what : "",
                        what ? ":" : "", fault.line, fault.column, fault.reason);
     return NULL;
-}
-
-char *
-cabi_json_dumps (const json_t *json, size_t flags, size_t *length_p)
-{
-    //  json_dumpb into a buffer of the right size never allocates for the
-    //  text itself, so nothing can be dropped on the way.
-    size_t size = json_dumpb (json, NULL, 0, flags);
-    char *buffer = size ? (char *)malloc (size + 1) : NULL;
-    if (buffer && json_dumpb (json, buffer, size, flags) != size) {
-        free (buffer);
-        buffer = NULL;
-    }
-    if (buffer) {
-        buffer[size] = 0;
-        if (length_p)
-            *length_p = size;
-    }
-    return buffer;
 }

@@ -74,6 +74,36 @@ cabi_json_plain_span (const unsigned char *p, size_t n)
     return i;
 }
 
+//  Length of the valid UTF-8 sequence at p (p [0] >= 0x80, at most avail
+//  bytes readable): 2 to 4, or 0 when it is not one (overlong, surrogate,
+//  past U+10FFFF, cut short).
+static inline size_t
+cabi_json_utf8_length (const unsigned char *p, size_t avail)
+{
+    unsigned char c = p[0];
+    if (c >= 0xC2 && c <= 0xDF)
+        return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xE0 && p[1] < 0xA0)
+            return 0;  //  overlong
+        if (c == 0xED && p[1] >= 0xA0)
+            return 0;  //  surrogate
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80)
+            return 0;
+        if (c == 0xF0 && p[1] < 0x90)
+            return 0;
+        if (c == 0xF4 && p[1] >= 0x90)
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
 //  Where and why cabi_json_parse refused a text.
 typedef struct {
     cab_status_t code;  //  CAB_ERR_INVALID_JSON or CAB_ERR_NOMEM
@@ -97,12 +127,16 @@ json_t *cabi_json_parse (const char *text, size_t length, size_t flags, cabi_jso
 json_t *cabi_json_loadb (const char *text, size_t length, size_t flags, const char *what,
                          cab_error_t *error);
 
-//  Serialise a JSON value like json_dumps, with two passes of json_dumpb:
-//  json_dumps drops the text of an object key when its buffer cannot grow
-//  (jansson 2.14), which gives text that is not the document. Returns a new
-//  NUL-terminated string (caller frees it) and sets *length_p (may be
-//  NULL), or NULL when out of memory or when jansson cannot encode the
-//  value (e.g. a scalar without JSON_ENCODE_ANY).
+//  Serialise a JSON value to the text json_dumps gives (cab_jsondump.c):
+//  with JSON_COMPACT (and JSON_ENCODE_ANY, JSON_REAL_PRECISION) in one pass
+//  of our own, about ten times faster; with other flags, and for what the
+//  fast path leaves to jansson, with two passes of json_dumpb (json_dumps
+//  drops the text of an object key when its buffer cannot grow, jansson
+//  2.14). Returns a new NUL-terminated string (caller frees it) and sets
+//  *length_p (may be NULL), or NULL when out of memory or when jansson
+//  cannot encode the value (a scalar without JSON_ENCODE_ANY, a string
+//  or, unlike jansson, an object key that is not UTF-8, a document that
+//  contains itself).
 char *cabi_json_dumps (const json_t *json, size_t flags, size_t *length_p);
 
 #endif

@@ -10,11 +10,14 @@
         cab_registry_validate   envelope schema + type schema (the real
                                 schemas/), on an already loaded event
         cab_uuid_v7, cab_time_now
+        json_dumps (baseline)   the event's document back to compact text
+        cabi_json_dumps         the same text, our writer (cab_event_text)
     Prints medians over runs and ratios against the baseline.
 
     Usage: bench_event [-r RUNS] [-n ITERATIONS] [-d SCHEMA_DIR]
     =========================================================================
 */
+#include "cab_jsonscan.h"
 #include <cabruca.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,7 +122,8 @@ main (int argc, char *argv[])
         fprintf (stderr, "bench_event: setup failed: %s %s\n", error.path, error.text);
         return 1;
     }
-    double parse[101], load[101], validate[101], uuid[101], now[101];
+    json_t *document = json_loadb (text, length, 0, NULL);
+    double parse[101], load[101], validate[101], uuid[101], now[101], dump[101], write[101];
     for (int run = 0; run < runs; run++) {
         double start = s_now ();
         for (long i = 0; i < iterations; i++)
@@ -150,7 +154,18 @@ main (int argc, char *argv[])
         for (long i = 0; i < iterations; i++)
             cab_time_now (stamp);
         now[run] = (s_now () - start) / (double)iterations;
+
+        start = s_now ();
+        for (long i = 0; i < iterations; i++)
+            free (json_dumps (document, JSON_COMPACT));
+        dump[run] = (s_now () - start) / (double)iterations;
+
+        start = s_now ();
+        for (long i = 0; i < iterations; i++)
+            free (cabi_json_dumps (document, JSON_COMPACT, NULL));
+        write[run] = (s_now () - start) / (double)iterations;
     }
+    double dump_median = s_median (dump, runs), write_median = s_median (write, runs);
     double parse_median = s_median (parse, runs);
     double load_median = s_median (load, runs);
     double validate_median = s_median (validate, runs);
@@ -163,6 +178,9 @@ main (int argc, char *argv[])
             validate_median * 1e6, validate_median / parse_median);
     printf ("  cab_uuid_v7                         : %8.3f us/id\n", s_median (uuid, runs) * 1e6);
     printf ("  cab_time_now                        : %8.3f us/call\n", s_median (now, runs) * 1e6);
+    printf ("  json_dumps, compact (baseline)      : %8.2f us/event\n", dump_median * 1e6);
+    printf ("  cabi_json_dumps (cab_event_text)    : %8.2f us/event  (%.2f x baseline)\n",
+            write_median * 1e6, write_median / dump_median);
     //  The jansson parse rate is the suite's per-event parsing baseline.
     printf ("BENCH name=jansson_parse value=%.0f unit=events/s bytes=%zu runs=%d\n",
             1.0 / parse_median, length, runs);
@@ -172,6 +190,10 @@ main (int argc, char *argv[])
     printf ("BENCH name=registry_validate value=%.0f unit=events/s baseline=%.0f "
             "baseline_unit=events/s(json_loadb) runs=%d\n",
             1.0 / validate_median, 1.0 / parse_median, runs);
+    printf ("BENCH name=event_text value=%.0f unit=events/s baseline=%.0f "
+            "baseline_unit=events/s(json_dumps) runs=%d\n",
+            1.0 / write_median, 1.0 / dump_median, runs);
+    json_decref (document);
     cab_event_destroy (&event);
     cab_registry_destroy (&registry);
     free (text);

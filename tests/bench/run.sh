@@ -283,6 +283,7 @@ dashboard="not built"
             if (V["jansson_parse"] != "") printf "| jansson parse of the 1 KB event (json_loadb) | %s events/s | | |\n", fmt(V["jansson_parse"])
             if (V["store_normal_b1000_v7"] != "") printf "| cab_store_append, NORMAL, 1,000 per commit | %s rows/s | %s SQLite | %.2f |\n", fmt(V["store_normal_b1000_v7"]), fmt(B["store_normal_b1000_v7"]), V["store_normal_b1000_v7"] / B["store_normal_b1000_v7"]
             if (V["event_load"] != "") printf "| cab_event_load (scan + parse + envelope) | %s events/s | %s json_loadb | %.2f |\n", fmt(V["event_load"]), fmt(B["event_load"]), V["event_load"] / B["event_load"]
+            if (V["event_text"] != "") printf "| cabi_json_dumps, the event back to text (cab_event_text) | %s events/s | %s json_dumps | %.2f |\n", fmt(V["event_text"]), fmt(B["event_text"]), V["event_text"] / B["event_text"]
             if (V["registry_validate"] != "") printf "| cab_registry_validate (envelope + type schema) | %s events/s | %s json_loadb | %.2f |\n", fmt(V["registry_validate"]), fmt(B["registry_validate"]), V["registry_validate"] / B["registry_validate"]
             if (V["ingest_cpu"] != "") printf "| broker CPU per acked event (all threads) | %s us | %s us per event in the publisher | |\n", fmt(V["ingest_cpu"]), fmt(B["ingest_cpu"])
             for (i = 1; i <= ndashq; i++) {

@@ -1,9 +1,10 @@
 /*  =========================================================================
     test_failmalloc - every allocation of the parsers failed in turn
 
-    For each parser call (cab_event_new_from_json and cab_event_load,
-    cab_schema_new + cab_schema_validate, cab_pattern_new +
-    cab_pattern_match, a rule set's first match, cab_registry_load_dir),
+    For each parser call (cab_event_new_from_json and cab_event_load, the
+    text written again by cab_event_text, cab_schema_new +
+    cab_schema_validate, cab_pattern_new + cab_pattern_match, a rule set's
+    first match, cab_registry_load_dir),
     run it once to count its allocations, then once per allocation with
     that one failing (tests/unit/failmalloc.c fails malloc, calloc,
     realloc, strdup: ours, jansson's, PCRE2's and the C library's). Each
@@ -156,6 +157,30 @@ s_event_load (void *arg, long fail_at, cab_error_t *error)
     return status;
 }
 
+//  The text written again after a change (cabi_json_dumps, our writer).
+static cab_status_t
+s_event_text (void *arg, long fail_at, cab_error_t *error)
+{
+    const char *text = (const char *)arg;
+    cab_event_t *event = cab_event_load (text, strlen (text), error);
+    ck_assert (event);
+    ck_assert (cab_event_detail (event));  //  A change may follow: the text is dropped
+    failmalloc_arm (fail_at);
+    const char *written = cab_event_text (event, NULL);
+    failmalloc_disarm ();
+    cab_status_t status = written ? CAB_OK : CAB_ERR_NOMEM;
+    if (!written) {
+        cab_error_set (error, CAB_ERR_NOMEM, NULL, "cab_event_text: out of memory");
+        written = cab_event_text (event, NULL);  //  The event still works
+    }
+    json_t *expected = json_loads (text, 0, NULL), *actual = json_loads (written, 0, NULL);
+    ck_assert (expected && json_equal (expected, actual));
+    json_decref (expected);
+    json_decref (actual);
+    cab_event_destroy (&event);
+    return status;
+}
+
 START_TEST (test_event)
 {
     const char *names[] = {"issue-detection.valid.json", "test-results.valid.json"};
@@ -166,6 +191,8 @@ START_TEST (test_event)
         ck_assert (s_fail_each (what, s_event_from_json, text) > 0);
         snprintf (what, sizeof what, "cab_event_load (%s)", names[index]);
         ck_assert (s_fail_each (what, s_event_load, text) > 0);
+        snprintf (what, sizeof what, "cab_event_text after a change (%s)", names[index]);
+        ck_assert (s_fail_each (what, s_event_text, text) > 0);
         free (text);
     }
 }
