@@ -67,13 +67,22 @@ s_utf8_sequence (const unsigned char *bytes, size_t left)
     return size;
 }
 
-//  True when a NUL-terminated string is well-formed UTF-8.
+//  True when a NUL-terminated string is well-formed UTF-8 (ASCII skipped
+//  eight bytes at a time: a resource name may be 2,048 bytes).
 static bool
 s_utf8_ok (const char *text)
 {
     const unsigned char *bytes = (const unsigned char *)text;
     size_t length = strlen (text);
     for (size_t i = 0; i < length;) {
+        if (i + 8 <= length) {
+            uint64_t word;
+            memcpy (&word, bytes + i, 8);
+            if ((word & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
         size_t size = s_utf8_sequence (bytes + i, length - i);
         if (size == 0)
             return false;
@@ -593,7 +602,7 @@ s_set_string (cab_event_t *self, json_t *object, const char *name, const char *v
 {
     if (!self || !object || !value || (!allow_empty && !*value) || !s_utf8_ok (value))
         return CAB_ERR_INVALID_ARGUMENT;
-    json_t *string = json_string (value);
+    json_t *string = json_string_nocheck (value);  //  UTF-8 checked above
     if (!string)
         return CAB_ERR_NOMEM;
     if (json_object_set_new (object, name, string))
@@ -656,7 +665,7 @@ cab_event_add_resource (cab_event_t *self, const char *resource)
     json_t *resources = json_object_get (self->document, "resources");
     if (!json_is_array (resources))
         return CAB_ERR_INVALID_ARGUMENT;
-    if (json_array_append_new (resources, json_string (resource)))
+    if (json_array_append_new (resources, json_string_nocheck (resource)))  //  Checked above
         return CAB_ERR_NOMEM;
     s_touch (self);
     return CAB_OK;

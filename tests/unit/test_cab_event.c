@@ -279,6 +279,40 @@ START_TEST (test_malformed_json)
 }
 END_TEST
 
+//  A setter's string checked for UTF-8 with a bad or a good sequence at
+//  every offset past a run of ASCII (skipped eight bytes at a time): a bad
+//  one is refused and leaves the event as it was, a good one is written.
+START_TEST (test_setter_utf8)
+{
+    static const char *bad[] = {"\xff", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xe2\x82"};
+    static const char *good[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f"};
+    cab_event_t *event = cab_event_new ("cabruca.agents.tester", "Test Results", NULL);
+    ck_assert_ptr_nonnull (event);
+    for (size_t at = 0; at < 40; at++) {
+        char text[64];
+        memset (text, 'a', at);
+        for (size_t kind = 0; kind < sizeof bad / sizeof bad[0]; kind++) {
+            snprintf (text + at, sizeof text - at, "%s%s", bad[kind], kind % 2 ? "tail" : "");
+            ck_assert_int_eq (cab_event_add_resource (event, text), CAB_ERR_INVALID_ARGUMENT);
+            ck_assert_int_eq (cab_event_set_region (event, text), CAB_ERR_INVALID_ARGUMENT);
+        }
+        for (size_t kind = 0; kind < sizeof good / sizeof good[0]; kind++) {
+            snprintf (text + at, sizeof text - at, "%s%s", good[kind], kind % 2 ? "" : "tail");
+            ck_assert_int_eq (cab_event_set_region (event, text), CAB_OK);
+            ck_assert_str_eq (
+                json_string_value (json_object_get (cab_event_json (event), "region")), text);
+        }
+    }
+    size_t length = 0;
+    const char *written = cab_event_text (event, &length);
+    json_t *document = written ? json_loadb (written, length, 0, NULL) : NULL;
+    ck_assert (json_equal (document, cab_event_json (event)));
+    ck_assert_uint_eq (json_array_size (json_object_get (document, "resources")), 0);
+    json_decref (document);
+    cab_event_destroy (&event);
+}
+END_TEST
+
 START_TEST (test_invalid_utf8)
 {
     static const char *cases[] = {
@@ -811,6 +845,7 @@ main (void)
     TCase *hostile = tcase_create ("hostile");
     tcase_add_test (hostile, test_malformed_json);
     tcase_add_test (hostile, test_invalid_utf8);
+    tcase_add_test (hostile, test_setter_utf8);
     tcase_add_test (hostile, test_scan_long_strings);
     tcase_add_test (hostile, test_string_blocks);
     tcase_add_test (hostile, test_too_large);
