@@ -40,6 +40,11 @@
 #define S_FLUSH_MS 50
 //  Outbox rows read per scan.
 #define S_SCAN_LIMIT 1000
+//  A scan after one that read all there was waits this long, ms: under a
+//  steady load every commit wakes us, and a read transaction per commit
+//  of a dozen events cost more than the events (docs/performance.md,
+//  "CPU at moderate rates"); sets go to the broker every S_FLUSH_MS.
+#define S_SCAN_GAP_MS 10
 //  Longest wait of the loop, ms (an injected clock is read this often).
 #define S_IDLE_MS 1000
 //  The sender's wait for network activity while requests are open, ms.
@@ -86,6 +91,7 @@ typedef struct {
     bool scan_more;     //  Rows may be due after the cursor
     bool scan_stopped;  //  The last scan stopped for lack of room
     size_t scan_seen;
+    int64_t scanned_at;          //  When the last scan that read all there was ran (mono ms)
     int64_t scan_retry_at;       //  Mono ms, 0: now
     int64_t next_due;            //  Clock ms of the next deferred or failed row
     cabi_mirror_set_t *filling;  //  Outcomes not handed over yet
@@ -341,6 +347,14 @@ s_refresh_due (s_worker_t *self, int64_t now)
 }
 
 //  One scan of the outbox, when there may be due rows and room.
+//  How long until a scan may run, ms (0: now).
+static int64_t
+s_scan_wait (s_worker_t *self)
+{
+    int64_t left = self->scanned_at + S_SCAN_GAP_MS - zclock_mono ();
+    return self->scanned_at && left > 0 ? left : 0;
+}
+
 static void
 s_scan (s_worker_t *self)
 {
@@ -354,7 +368,7 @@ s_scan (s_worker_t *self)
     if (self->scan_retry_at && zclock_mono () >= self->scan_retry_at)
         self->scan_retry_at = 0;
     if (!self->mirror || !self->scan_more || zhashx_size (self->rows) >= self->max_queue ||
-        self->scan_retry_at || self->next_budget)
+        self->scan_retry_at || self->next_budget || s_scan_wait (self) > 0)
         return;
     self->scan_seen = 0;
     self->scan_stopped = false;
@@ -369,6 +383,7 @@ s_scan (s_worker_t *self)
     self->scan_retry_at = 0;
     if (!self->scan_stopped && self->scan_seen < S_SCAN_LIMIT) {
         self->scan_more = false;
+        self->scanned_at = zclock_mono ();
         s_refresh_due (self, now);
     }
 }
@@ -722,8 +737,10 @@ s_run (s_worker_t *self)
         s_publish (self, false);
         //  How long to wait for the broker.
         long wait = S_IDLE_MS;  //  Draining: until DONE comes
-        bool busy = pending || (self->scan_more && self->mirror && !self->next_budget &&
-                                zhashx_size (self->rows) < self->max_queue && !self->scan_retry_at);
+        bool scan = self->scan_more && self->mirror && !self->next_budget &&
+                    zhashx_size (self->rows) < self->max_queue && !self->scan_retry_at;
+        int64_t scan_wait = scan ? s_scan_wait (self) : 0;
+        bool busy = pending || (scan && scan_wait == 0);
         if (!self->draining && busy)
             wait = 0;
         else if (!self->draining) {
@@ -748,6 +765,8 @@ s_run (s_worker_t *self)
                 int64_t left = self->scan_retry_at - now_mono;
                 wait = left < wait ? (left > 0 ? (long)left : 0) : wait;
             }
+            if (scan_wait > 0 && scan_wait < wait)
+                wait = (long)scan_wait;
         }
         zmq_pollitem_t item = {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0};
         int ready = zmq_poll (&item, 1, wait);
