@@ -14,14 +14,26 @@
     pages), while the writer goes on committing. Under constant load the
     log would then never start again from its beginning: SQLite restarts it
     only at a commit that finds every page already copied. So once the log
-    holds CABI_CKPT_RESTART_PAGES pages the writer stops poking and copies
-    the few pages left itself, between two batches (after it has answered
-    the last one); the next commit restarts the log.
+    holds CABI_CKPT_RESTART_PAGES pages the writer copies the pages left
+    itself, between two batches (after it has answered the last one); the
+    next commit restarts the log.
+
+    That copy syncs the log and the database file inside the commit path,
+    and its cost grows with what it copies: up to 1 MB when it ran at the
+    first commit past the bound, 3-10 ms of syncs on this disk that every
+    event arriving meanwhile waited for (docs/performance.md, "The log's
+    restart"). So past the bound the writer pokes at every commit and
+    finishes only when the checkpointer's last copy left at most
+    CABI_CKPT_FINISH_PAGES pages (it publishes how far it copied), which
+    it does within a few commits: the writer's copy is then as short as
+    the checkpointer's own. After CABI_CKPT_FINISH_WAITS commits without
+    that (a checkpointer that falls behind or fails) it finishes anyway.
     =========================================================================
 */
 #include "cab_broker_internal.h"
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 //  New log pages that make the writer poke the checkpointer (1 MB).
 #define CABI_CKPT_POKE_PAGES 256
@@ -31,6 +43,10 @@
 //  log the fewer events wait; what it costs is disk space and a longer
 //  recovery after a crash (the log is read again when the store opens).
 #define CABI_CKPT_RESTART_PAGES (4 * CAB_STORE_CHECKPOINT_PAGES)
+//  Pages the writer copies itself when it finishes (256 KB).
+#define CABI_CKPT_FINISH_PAGES 64
+//  Commits past the bound after which the writer finishes whatever is left.
+#define CABI_CKPT_FINISH_WAITS 256
 //  A failing checkpoint is logged at most this often, ms.
 #define CABI_CKPT_LOG_MS 10000
 
@@ -44,10 +60,18 @@ s_log (int64_t *logged_at, const char *who, const char *text)
     zsys_warning ("cabruca-broker: %s checkpoint: %s", who, text);
 }
 
+//  The checkpointer's handle, and how far its last checkpoint copied
+//  the log (frames, as SQLite counts them: the writer's log pages).
+struct cabi_ckpt_shared_t {
+    cab_store_t *store;
+    _Atomic int64_t copied;
+};
+
 static void
 s_checkpointer_actor (zsock_t *pipe, void *arg)
 {
-    cab_store_t *store = (cab_store_t *)arg;
+    cabi_ckpt_shared_t *shared = (cabi_ckpt_shared_t *)arg;
+    cab_store_t *store = shared->store;
     pthread_setname_np (pthread_self (), "cab-checkpoint");
     zsock_signal (pipe, 0);
     void *socket = zsock_resolve (pipe);
@@ -73,11 +97,18 @@ s_checkpointer_actor (zsock_t *pipe, void *arg)
             break;
         cab_error_t error;
         cab_error_clear (&error);
-        cab_status_t status = cab_store_checkpoint (store, NULL, NULL, &error);
-        if (status != CAB_OK && status != CAB_ERR_BUSY)
+        int64_t done = 0;
+        cab_status_t status = cab_store_checkpoint (store, NULL, &done, &error);
+        //  Pages copied: to the disk now, not in the writer's finishing
+        //  checkpoint (SQLite syncs the database only there).
+        if (status == CAB_OK && done != atomic_load (&shared->copied))
+            status = cab_store_sync_database (store, &error);
+        if (status == CAB_OK)
+            atomic_store (&shared->copied, done);
+        else if (status != CAB_ERR_BUSY)
             s_log (&logged_at, "background", error.text);
     }
-    cab_store_destroy (&store);
+    cab_store_destroy (&shared->store);
 }
 
 cab_status_t
@@ -86,14 +117,23 @@ cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_
     memset (self, 0, sizeof *self);
     self->poke_pages = CABI_CKPT_POKE_PAGES;
     self->restart_pages = CABI_CKPT_RESTART_PAGES;
-    cab_store_t *handle = cab_store_new_checkpointer (cab_store_path (store), error);
-    if (!handle)
+    self->finish_pages = CABI_CKPT_FINISH_PAGES;
+    cabi_ckpt_shared_t *shared = (cabi_ckpt_shared_t *)calloc (1, sizeof *shared);
+    if (!shared)
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot start the checkpointer");
+    atomic_init (&shared->copied, 0);
+    shared->store = cab_store_new_checkpointer (cab_store_path (store), error);
+    if (!shared->store) {
+        free (shared);
         return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
-    self->actor = zactor_new (s_checkpointer_actor, handle);
+    }
+    self->actor = zactor_new (s_checkpointer_actor, shared);
     if (!self->actor) {
-        cab_store_destroy (&handle);
+        cab_store_destroy (&shared->store);
+        free (shared);
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot start the checkpointer");
     }
+    self->shared = shared;
     cab_store_set_auto_checkpoint (store, false);
     return CAB_OK;
 }
@@ -116,12 +156,26 @@ cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store)
     if (pages < self->poked)
         self->poked = 0;  //  The log restarted
     if (pages >= self->restart_pages) {
+        //  What the checkpointer left (a count above pages is from before
+        //  the last restart: all of it is left).
+        int64_t copied = atomic_load (&self->shared->copied);
+        int64_t left = copied <= pages ? pages - copied : pages;
+        if (left > self->finish_pages && self->waits < CABI_CKPT_FINISH_WAITS) {
+            self->waits++;
+            if (pages > self->poked)
+                s_poke (self, pages);
+            return;
+        }
         //  Copy what the checkpointer has not (BUSY: it is still copying;
-        //  it gets no more pokes, so the next try finds it done).
+        //  the next commit tries again).
         cab_error_t error;
         cab_error_clear (&error);
         cab_status_t status = cab_store_checkpoint (store, NULL, NULL, &error);
-        if (status != CAB_OK && status != CAB_ERR_BUSY)
+        if (status == CAB_OK) {
+            self->finishes++;
+            self->forced += left > self->finish_pages;
+            self->waits = 0;
+        } else if (status != CAB_ERR_BUSY)
             s_log (&self->logged_at, "writer", error.text);
         return;
     }
@@ -145,6 +199,8 @@ cabi_checkpoints_stop (cabi_checkpoints_t *self, cab_store_t *store)
     if (!self->actor)
         return;
     zactor_destroy (&self->actor);
+    free (self->shared);
+    self->shared = NULL;
     if (store)
         cab_store_set_auto_checkpoint (store, true);
 }

@@ -167,12 +167,18 @@ cabi_batch_t *
 
 //  The store's checkpoints, run off the writer's commit path
 //  (cab_broker_checkpoint.c). Owned by the writer thread.
+typedef struct cabi_ckpt_shared_t cabi_ckpt_shared_t;
 typedef struct {
-    zactor_t *actor;        //  The checkpointer, NULL: SQLite's automatic ones
-    int64_t poke_pages;     //  Poke it every this many new log pages
-    int64_t restart_pages;  //  Finish in the writer from this many log pages
-    int64_t poked;          //  Log pages at the last poke
-    int64_t logged_at;      //  Mono ms of the last failure logged
+    zactor_t *actor;             //  The checkpointer, NULL: SQLite's automatic ones
+    cabi_ckpt_shared_t *shared;  //  What the checkpointer has copied
+    int64_t poke_pages;          //  Poke it every this many new log pages
+    int64_t restart_pages;       //  Finish in the writer from this many log pages
+    int64_t finish_pages;        //  ... when at most this many are left to copy
+    int64_t poked;               //  Log pages at the last poke
+    int waits;                   //  Commits past restart_pages not finished yet
+    int64_t finishes;            //  Finishing copies the writer made
+    int64_t forced;              //  ... of them with more than finish_pages left
+    int64_t logged_at;           //  Mono ms of the last failure logged
 } cabi_checkpoints_t;
 
 //  Start the checkpointer thread with a checkpointer handle on store's
@@ -183,8 +189,9 @@ cab_status_t
     cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_t *error);
 
 //  After a commit of store (and after the answer went out): poke the
-//  checkpointer every few new log pages, or copy the last pages here once
-//  the log is long enough to restart.
+//  checkpointer every few new log pages; once the log is long enough to
+//  restart, copy the last pages here as soon as the checkpointer has left
+//  only a few (or after CABI_CKPT_FINISH_WAITS commits without that).
 void
     cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store);
 

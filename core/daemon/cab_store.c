@@ -558,6 +558,23 @@ cab_store_set_auto_checkpoint (cab_store_t *self, bool automatic)
     return CAB_OK;
 }
 
+cab_status_t
+cab_store_sync_database (cab_store_t *self, cab_error_t *error)
+{
+    if (!self || (self->readonly && !self->checkpointer))
+        return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
+                              "cab_store_sync_database: not a write or checkpointer handle");
+    sqlite3_file *file = NULL;
+    int rc = sqlite3_file_control (self->db, "main", SQLITE_FCNTL_FILE_POINTER, &file);
+    if (rc == SQLITE_OK && file && file->pMethods)
+        rc = file->pMethods->xSync (file, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK)
+        return cab_error_set (error, CAB_ERR_STORE_UNAVAILABLE, NULL,
+                              "store %s: cannot sync the database file (%s)", self->path,
+                              sqlite3_errstr (rc));
+    return CAB_OK;
+}
+
 int64_t
 cab_store_wal_pages (cab_store_t *self)
 {

@@ -259,6 +259,17 @@ int64_t
 cab_status_t
     cab_store_checkpoint (cab_store_t *self, int64_t *log_p, int64_t *done_p, cab_error_t *error);
 
+//  Write to the disk the database file's pages that checkpoints copied
+//  (SQLite's own sync of the file, through SQLITE_FCNTL_FILE_POINTER),
+//  from a write or checkpointer handle. SQLite syncs the database file only
+//  at a checkpoint that copies the whole log, which then flushes every page
+//  the partial checkpoints before it copied; a checkpointer that calls
+//  this after its copies leaves that one little to flush. Returns CAB_OK,
+//  CAB_ERR_INVALID_ARGUMENT on a read-only handle, CAB_ERR_STORE_UNAVAILABLE
+//  when the sync fails.
+cab_status_t
+    cab_store_sync_database (cab_store_t *self, cab_error_t *error);
+
 //  Log pages after which a write handle checkpoints inside its commit
 //  (when automatic checkpoints are on).
 #define CAB_STORE_CHECKPOINT_PAGES 4000

@@ -10,6 +10,7 @@
 */
 #include "cab_broker_internal.h"
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,11 @@ START_TEST (test_handles_that_cannot)
     ck_assert_int_eq (done, log);
     ck_assert_int_eq (cab_store_checkpoint (checkpointer, &log, &done, &error), CAB_OK);
     ck_assert_int_eq (done, log);
+    //  Syncing the database file: a writer or a checkpointer, not a reader.
+    ck_assert_int_eq (cab_store_sync_database (checkpointer, &error), CAB_OK);
+    ck_assert_int_eq (cab_store_sync_database (store, &error), CAB_OK);
+    ck_assert_int_eq (cab_store_sync_database (reader, &error), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_store_sync_database (NULL, &error), CAB_ERR_INVALID_ARGUMENT);
     cab_store_destroy (&checkpointer);
     cab_store_destroy (&reader);
     cab_store_destroy (&store);
@@ -204,6 +210,14 @@ START_TEST (test_writer_policy_bounds_the_log)
     ck_assert_int_ge (restarts, 3);
     ck_assert_int_ge (most, 400);
     ck_assert_int_lt (most, written / 3);
+    //  Each restart followed a finishing copy of the writer's, which waited
+    //  for the checkpointer to leave it at most finish_pages pages (forced:
+    //  it did not within CABI_CKPT_FINISH_WAITS commits; not here, where
+    //  the checkpointer has 20 ms between batches).
+    printf ("writer policy: %d restarts, %" PRId64 " finishing copies, %" PRId64 " forced\n",
+            restarts, checkpoints.finishes, checkpoints.forced);
+    ck_assert_int_ge (checkpoints.finishes, restarts);
+    ck_assert_int_eq (checkpoints.forced, 0);
     cabi_checkpoints_idle (&checkpoints, store);
     cabi_checkpoints_stop (&checkpoints, store);
     ck_assert_ptr_null (checkpoints.actor);
