@@ -635,7 +635,7 @@ void
 
 //  Most outcomes in one set, and most Budget Threshold events with it.
 #define CABI_MIRROR_SET_MAX     1000
-#define CABI_MIRROR_NOTICES_MAX 8
+#define CABI_MIRROR_NOTICES_MAX 16
 
 //  Mirror outcomes (and the budget state that counts them) handed by the
 //  worker to the broker thread, written with the next batch in one

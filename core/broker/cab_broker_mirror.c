@@ -156,7 +156,11 @@ cabi_mirror_attach (cabi_broker_t *self)
 {
     cabi_mirror_set_t *set = self->mirror_pending;
     cabi_batch_t *batch = self->accum;
-    if (!set || batch->mirror_set || batch->capacity - batch->count < set->notice_count ||
+    //  The notices wait for room in the batch; a batch smaller than them
+    //  (batch_max under CABI_MIRROR_NOTICES_MAX) takes what fits when it
+    //  is empty, and the rest are counted lost.
+    if (!set || batch->mirror_set ||
+        (batch->count > 0 && batch->capacity - batch->count < set->notice_count) ||
         (self->terminating && !self->mirror_draining))
         return;
     //  The Budget Threshold events go in the same transaction as the

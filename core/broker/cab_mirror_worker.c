@@ -423,11 +423,11 @@ s_on_result (void *arg, const cab_mirror_result_t *result)
 
 //  ---- Sets to the broker -------------------------------------------------------
 
-//  A Budget Threshold detail for the set (limit: the 100% one).
+//  A Budget Threshold detail (stolen) into the set, as JSON text; what is
+//  the notice about, for the log when it cannot be.
 static void
-s_notice (s_worker_t *self, cabi_mirror_set_t *set, bool limit)
+s_notice (cabi_mirror_set_t *set, json_t *detail, const char *what)
 {
-    json_t *detail = cab_budget_threshold_detail (self->budget, limit, "broker", NULL);
     char *text = detail ? json_dumps (detail, JSON_COMPACT) : NULL;
     json_decref (detail);
     if (text && set->notice_count < CABI_MIRROR_NOTICES_MAX)
@@ -435,8 +435,30 @@ s_notice (s_worker_t *self, cabi_mirror_set_t *set, bool limit)
     else {
         free (text);
         zsys_warning ("cabruca-broker: mirror: a Budget Threshold event (%s) was not published",
-                      limit ? "100%" : "alarm");
+                      what);
     }
+}
+
+//  The Budget Threshold events a charged decision raised: the month's
+//  alarm and limit, and its agent type's hourly and daily caps (each once
+//  per window: at most 24 + 1 a day per type, docs/budget.md).
+static void
+s_notices (s_worker_t *self, cabi_mirror_set_t *set, const cab_budget_decision_t *decision)
+{
+    if (decision->threshold_crossed)
+        s_notice (set, cab_budget_threshold_detail (self->budget, false, "broker", NULL), "alarm");
+    if (decision->limit_reached)
+        s_notice (set, cab_budget_threshold_detail (self->budget, true, "broker", NULL), "100%");
+    if (decision->cap_reached & CAB_BUDGET_LIMIT_HOUR)
+        s_notice (
+            set,
+            cab_budget_cap_detail (self->budget, decision, CAB_BUDGET_LIMIT_HOUR, "broker", NULL),
+            "hourly cap");
+    if (decision->cap_reached & CAB_BUDGET_LIMIT_DAY)
+        s_notice (
+            set,
+            cab_budget_cap_detail (self->budget, decision, CAB_BUDGET_LIMIT_DAY, "broker", NULL),
+            "daily cap");
 }
 
 //  Charge the filling set's decisions and hand it to the broker, when it
@@ -465,10 +487,7 @@ s_flush (s_worker_t *self, bool force)
         row->decided = false;
         if (cab_budget_charge (self->budget, &row->decision, now) != CAB_OK)
             continue;
-        if (row->decision.threshold_crossed)
-            s_notice (self, set, false);
-        if (row->decision.limit_reached)
-            s_notice (self, set, true);
+        s_notices (self, set, &row->decision);
     }
     json_t *after = cab_budget_state_json (self->budget);
     set->budget_state = after ? json_dumps (after, JSON_COMPACT) : NULL;

@@ -75,6 +75,41 @@ s_wait_store (fixture_t *fixture, int64_t dry_run, int64_t deferred)
     return false;
 }
 
+static int
+s_on_threshold (const cab_store_record_t *record, void *arg)
+{
+    json_t **events = (json_t **)arg;
+    json_t *event = json_loadb (record->text, record->length, 0, NULL);
+    if (event)
+        json_array_append_new (*events, event);
+    return 0;
+}
+
+//  The store holds exactly one Budget Threshold event: the monitor's
+//  hourly cap of `cap` events reached, the events deferred.
+static void
+s_check_cap_event (fixture_t *fixture, int64_t cap)
+{
+    cab_store_t *store = cab_store_new_readonly (fixture->store, NULL);
+    ck_assert_ptr_nonnull (store);
+    cab_store_query_t query = {0};
+    query.source = "cabruca.broker";
+    query.detail_type = "Budget Threshold";
+    json_t *events = json_array ();
+    ck_assert_int_eq (cab_store_scan (store, &query, s_on_threshold, &events, NULL), CAB_OK);
+    cab_store_destroy (&store);
+    ck_assert_int_eq (json_array_size (events), 1);
+    json_t *detail = json_object_get (json_array_get (events, 0), "detail");
+    ck_assert_str_eq (json_string_value (json_object_get (detail, "scope")), "HOURLY");
+    ck_assert_str_eq (json_string_value (json_object_get (detail, "agent_type")), "monitor");
+    ck_assert_str_eq (json_string_value (json_object_get (detail, "unit")), "EVENTS");
+    ck_assert_str_eq (json_string_value (json_object_get (detail, "action")), "DEFER");
+    ck_assert_int_eq (json_integer_value (json_object_get (detail, "limit")), cap);
+    ck_assert_str_eq (json_string_value (json_object_get (detail, "period_start")),
+                      "2026-11-22T10:00:00Z");
+    json_decref (events);
+}
+
 //  A CONTROL request (JSON text); returns the reply (new reference).
 static json_t *
 s_control (const char *endpoint, const char *request_text)
@@ -187,7 +222,9 @@ END_TEST
 START_TEST (test_caps_defer_to_next_hour)
 {
     //  monitor may send 3 events an hour: 5 published at 10:30, 3 go at
-    //  once, 2 wait in the outbox until 11:00, then go.
+    //  once, 2 wait in the outbox until 11:00, then go. The first deferral
+    //  raises the HOURLY Budget Threshold event (cabruca.broker, agent type
+    //  "other", without a cap), which is stored and mirrored too.
     fixture_t fixture;
     fixture_init (&fixture);
     s_clock_set (S_TEN_THIRTY);
@@ -196,7 +233,8 @@ START_TEST (test_caps_defer_to_next_hour)
     cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
     ck_assert_ptr_nonnull (client);
     s_publish (client, 5);
-    ck_assert_msg (s_wait_store (&fixture, 3, 2), "3 mirrored and 2 deferred at 10:30");
+    ck_assert_msg (s_wait_store (&fixture, 4, 2), "3 + 1 mirrored and 2 deferred at 10:30");
+    s_check_cap_event (&fixture, 3);
 
     ck_assert (s_wait_budget (endpoint, "agent_types", "monitor", "hour", "used", 3));
     //  The report is published at most every 200 ms: a report with the first
@@ -215,8 +253,8 @@ START_TEST (test_caps_defer_to_next_hour)
 
     //  The next window: the deferred events go out, first.
     s_clock_set (S_ELEVEN + 1000);
-    ck_assert_msg (s_wait_store (&fixture, 5, 0), "the deferred events went out at 11:00");
-    ck_assert (s_wait_budget (endpoint, "month", "events", NULL, NULL, 5));
+    ck_assert_msg (s_wait_store (&fixture, 6, 0), "the deferred events went out at 11:00");
+    ck_assert (s_wait_budget (endpoint, "month", "events", NULL, NULL, 6));
     reply = s_control (endpoint, "{\"op\":\"budget\"}");
     //  The 11:00 window counts the two that went in it.
     ck_assert_int_eq (
@@ -230,14 +268,14 @@ START_TEST (test_caps_defer_to_next_hour)
     ck_assert (json_is_true (json_object_get (mirror, "enabled")));
     ck_assert (json_is_true (json_object_get (mirror, "dry_run")));
     ck_assert_int_eq (s_int (mirror, "outbox", NULL, NULL, NULL), 0);
-    ck_assert_int_eq (s_int (mirror, "dry_run_events", NULL, NULL, NULL), 5);
+    ck_assert_int_eq (s_int (mirror, "dry_run_events", NULL, NULL, NULL), 6);
     ck_assert (json_real_value (json_object_get (mirror, "cost_usd_month")) > 0);
     json_decref (status);
     reply = s_control (endpoint, "{\"op\":\"mirror-status\"}");
     ck_assert (json_is_true (json_object_get (reply, "dry_run")));
     ck_assert_str_eq (json_string_value (json_object_get (reply, "bus")), "cabruca-agents-bus");
-    ck_assert_int_eq (s_int (reply, "sender", "dry_run_events", NULL, NULL), 5);
-    ck_assert_int_eq (s_int (reply, "store", "dry_run", NULL, NULL), 5);
+    ck_assert_int_eq (s_int (reply, "sender", "dry_run_events", NULL, NULL), 6);
+    ck_assert_int_eq (s_int (reply, "store", "dry_run", NULL, NULL), 6);
     ck_assert_int_eq (s_int (reply, "store", "outbox", NULL, NULL), 0);
     json_decref (reply);
     cab_client_destroy (&client);
@@ -246,7 +284,7 @@ START_TEST (test_caps_defer_to_next_hour)
     fixture_stop (&fixture);
     endpoint = fixture_start (&fixture, s_config (&fixture, budget));
     reply = s_control (endpoint, "{\"op\":\"budget\"}");
-    ck_assert_int_eq (s_int (reply, "report", "month", "events", NULL), 5);
+    ck_assert_int_eq (s_int (reply, "report", "month", "events", NULL), 6);
     json_decref (reply);
     fixture_fini (&fixture);
 }
@@ -284,7 +322,9 @@ START_TEST (test_budget_reload)
     const char *endpoint = fixture_start (&fixture, config);
     cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
     s_publish (client, 3);
-    ck_assert_msg (s_wait_store (&fixture, 1, 2), "1 mirrored and 2 deferred with a cap of 1");
+    //  The first deferral raised the HOURLY Budget Threshold event (mirrored).
+    ck_assert_msg (s_wait_store (&fixture, 2, 2), "1 + 1 mirrored and 2 deferred with a cap of 1");
+    s_check_cap_event (&fixture, 1);
 
     //  A broken file changes nothing.
     FILE *file = fopen (path, "w");
@@ -292,14 +332,15 @@ START_TEST (test_budget_reload)
     fclose (file);
     ck_assert_int_eq (cab_broker_reload (fixture.broker, &error), CAB_ERR_INVALID_CONFIG);
     s_publish (client, 1);
-    ck_assert_msg (s_wait_store (&fixture, 1, 3), "the cap of 1 still holds");
+    ck_assert_msg (s_wait_store (&fixture, 2, 3), "the cap of 1 still holds (no second notice)");
 
     //  A cap of 10: the next events go; the hour's count is kept.
     s_write_config (&fixture, path, "10");
     cab_error_clear (&error);
     ck_assert_int_eq (cab_broker_reload (fixture.broker, &error), CAB_OK);
     s_publish (client, 2);
-    ck_assert_msg (s_wait_store (&fixture, 3, 3), "two more mirrored under the new cap");
+    ck_assert_msg (s_wait_store (&fixture, 4, 3), "two more mirrored under the new cap");
+    s_check_cap_event (&fixture, 1);  //  Still the one
     ck_assert (s_wait_budget (endpoint, "agent_types", "monitor", "hour", "used", 3));
     json_t *reply = s_control (endpoint, "{\"op\":\"budget\"}");
     json_t *hour = json_object_get (
