@@ -26,8 +26,11 @@
     finishes only when the checkpointer's last copy left at most
     CABI_CKPT_FINISH_PAGES pages (it publishes how far it copied), which
     it does within a few commits: the writer's copy is then as short as
-    the checkpointer's own. After CABI_CKPT_FINISH_WAITS commits without
-    that (a checkpointer that falls behind or fails) it finishes anyway.
+    the checkpointer's own. Once the log is CABI_CKPT_FINISH_SLACK pages
+    past the bound without that (a saturated writer appends faster than
+    one copy, or the checkpointer fails) it finishes anyway: a log that
+    grew past the size its file is truncated back to would allocate blocks
+    again at every cycle.
     =========================================================================
 */
 #include "cab_broker_internal.h"
@@ -45,8 +48,9 @@
 #define CABI_CKPT_RESTART_PAGES (4 * CAB_STORE_CHECKPOINT_PAGES)
 //  Pages the writer copies itself when it finishes (256 KB).
 #define CABI_CKPT_FINISH_PAGES 64
-//  Commits past the bound after which the writer finishes whatever is left.
-#define CABI_CKPT_FINISH_WAITS 256
+//  Log pages past the bound at which the writer finishes whatever is left
+//  (4 MB: the log stays under CAB_STORE_WAL_LIMIT).
+#define CABI_CKPT_FINISH_SLACK 1024
 //  A failing checkpoint is logged at most this often, ms.
 #define CABI_CKPT_LOG_MS 10000
 
@@ -118,6 +122,7 @@ cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_
     self->poke_pages = CABI_CKPT_POKE_PAGES;
     self->restart_pages = CABI_CKPT_RESTART_PAGES;
     self->finish_pages = CABI_CKPT_FINISH_PAGES;
+    self->finish_slack = CABI_CKPT_FINISH_SLACK;
     cabi_ckpt_shared_t *shared = (cabi_ckpt_shared_t *)calloc (1, sizeof *shared);
     if (!shared)
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot start the checkpointer");
@@ -160,8 +165,7 @@ cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store)
         //  the last restart: all of it is left).
         int64_t copied = atomic_load (&self->shared->copied);
         int64_t left = copied <= pages ? pages - copied : pages;
-        if (left > self->finish_pages && self->waits < CABI_CKPT_FINISH_WAITS) {
-            self->waits++;
+        if (left > self->finish_pages && pages < self->restart_pages + self->finish_slack) {
             if (pages > self->poked)
                 s_poke (self, pages);
             return;
@@ -174,7 +178,6 @@ cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store)
         if (status == CAB_OK) {
             self->finishes++;
             self->forced += left > self->finish_pages;
-            self->waits = 0;
         } else if (status != CAB_ERR_BUSY)
             s_log (&self->logged_at, "writer", error.text);
         return;

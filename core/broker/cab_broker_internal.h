@@ -174,8 +174,8 @@ typedef struct {
     int64_t poke_pages;          //  Poke it every this many new log pages
     int64_t restart_pages;       //  Finish in the writer from this many log pages
     int64_t finish_pages;        //  ... when at most this many are left to copy
+    int64_t finish_slack;        //  ... or this many pages past restart_pages
     int64_t poked;               //  Log pages at the last poke
-    int waits;                   //  Commits past restart_pages not finished yet
     int64_t finishes;            //  Finishing copies the writer made
     int64_t forced;              //  ... of them with more than finish_pages left
     int64_t logged_at;           //  Mono ms of the last failure logged
@@ -191,7 +191,7 @@ cab_status_t
 //  After a commit of store (and after the answer went out): poke the
 //  checkpointer every few new log pages; once the log is long enough to
 //  restart, copy the last pages here as soon as the checkpointer has left
-//  only a few (or after CABI_CKPT_FINISH_WAITS commits without that).
+//  only a few (or once the log is CABI_CKPT_FINISH_SLACK pages past).
 void
     cabi_checkpoints_after_commit (cabi_checkpoints_t *self, cab_store_t *store);
 

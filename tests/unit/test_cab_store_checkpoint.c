@@ -212,8 +212,8 @@ START_TEST (test_writer_policy_bounds_the_log)
     ck_assert_int_lt (most, written / 3);
     //  Each restart followed a finishing copy of the writer's, which waited
     //  for the checkpointer to leave it at most finish_pages pages (forced:
-    //  it did not within CABI_CKPT_FINISH_WAITS commits; not here, where
-    //  the checkpointer has 20 ms between batches).
+    //  it did not before the log was finish_slack pages past the bound; not
+    //  here, where the checkpointer has 20 ms between batches).
     printf ("writer policy: %d restarts, %" PRId64 " finishing copies, %" PRId64 " forced\n",
             restarts, checkpoints.finishes, checkpoints.forced);
     ck_assert_int_ge (checkpoints.finishes, restarts);
@@ -229,6 +229,74 @@ START_TEST (test_writer_policy_bounds_the_log)
     ck_assert_ptr_nonnull (reader);
     ck_assert_int_eq (cab_store_count (reader), next - 1);
     cab_store_destroy (&reader);
+}
+END_TEST
+
+//  A reader that holds its snapshot keeps every checkpoint from copying
+//  past it: the writer does not wait for the checkpointer beyond
+//  finish_slack pages past the bound, and once the reader lets go the log
+//  restarts.
+typedef struct {
+    cab_store_t *store;
+    cabi_checkpoints_t *checkpoints;
+    int next;
+    int64_t most;
+} s_held_t;
+
+static int
+s_while_held (const cab_store_record_t *record, void *arg)
+{
+    (void)record;
+    s_held_t *held = (s_held_t *)arg;
+    cab_error_t error;
+    for (int batch = 0; batch < 60; batch++) {
+        ck_assert_int_eq (s_append (held->store, held->next, 20, &error), CAB_OK);
+        held->next += 20;
+        int64_t pages = cab_store_wal_pages (held->store);
+        held->most = pages > held->most ? pages : held->most;
+        cabi_checkpoints_after_commit (held->checkpoints, held->store);
+        zclock_sleep (2);
+    }
+    return 1;  //  One record is enough: the snapshot was held meanwhile
+}
+
+START_TEST (test_writer_policy_slack)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    ck_assert_int_eq (s_append (store, 1, 1, &error), CAB_OK);
+    cabi_checkpoints_t checkpoints;
+    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, &error), CAB_OK);
+    checkpoints.poke_pages = 40;
+    checkpoints.restart_pages = 200;
+    checkpoints.finish_slack = 100;
+    cab_store_t *reader = cab_store_new_readonly (s_path, &error);
+    ck_assert_ptr_nonnull (reader);
+    s_held_t held = {store, &checkpoints, 2, 0};
+    ck_assert_int_eq (cab_store_scan_seq (reader, 1, 1, 1, s_while_held, &held, &error), CAB_OK);
+    //  60 batches of 20 events of 3 KB: far past 300 pages. Nothing could be
+    //  copied past the reader's snapshot, so every finishing copy from 300
+    //  pages on was forced (and the log could not restart).
+    ck_assert_int_gt (held.most, 300);
+    ck_assert_int_gt (checkpoints.forced, 0);
+    ck_assert_int_eq (checkpoints.forced, checkpoints.finishes);
+    //  The reader let go: the next commits restart the log.
+    int64_t before = cab_store_wal_pages (store);
+    int next = held.next;
+    bool restarted = false;
+    for (int batch = 0; batch < 50 && !restarted; batch++) {
+        ck_assert_int_eq (s_append (store, next, 20, &error), CAB_OK);
+        next += 20;
+        restarted = cab_store_wal_pages (store) < before;
+        cabi_checkpoints_after_commit (&checkpoints, store);
+        zclock_sleep (5);
+    }
+    ck_assert (restarted);
+    cab_store_destroy (&reader);
+    cabi_checkpoints_stop (&checkpoints, store);
+    ck_assert_int_eq (cab_store_count (store), next - 1);
+    cab_store_destroy (&store);
 }
 END_TEST
 
@@ -265,6 +333,7 @@ main (void)
     tcase_add_test (tc, test_automatic_checkpoints);
     tcase_add_test (tc, test_handles_that_cannot);
     tcase_add_test (tc, test_writer_policy_bounds_the_log);
+    tcase_add_test (tc, test_writer_policy_slack);
     tcase_add_test (tc, test_writer_policy_without_checkpointer);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
