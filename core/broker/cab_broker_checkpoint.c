@@ -18,11 +18,13 @@
     itself, between two batches (after it has answered the last one); the
     next commit restarts the log.
 
-    That copy syncs the log and the database file inside the commit path,
-    and its cost grows with what it copies: up to 1 MB when it ran at the
-    first commit past the bound, 3-10 ms of syncs on this disk that every
-    event arriving meanwhile waited for (docs/performance.md, "The log's
-    restart"). So past the bound the writer pokes at every commit and
+    That copy syncs the log and the database file inside the commit path.
+    SQLite syncs the database file only at a checkpoint that copies the
+    whole log, so that sync flushed every page the checkpointer had copied
+    in the whole cycle: 3-10 ms on this disk that every event arriving
+    meanwhile waited for (docs/performance.md, "The log's restart"). So the
+    checkpointer syncs the database file after each of its copies, and
+    past the bound the writer pokes at every commit and
     finishes only when the checkpointer's last copy left at most
     CABI_CKPT_FINISH_PAGES pages (it publishes how far it copied), which
     it does within a few commits: the writer's copy is then as short as
