@@ -24,11 +24,10 @@
     in the whole cycle: 3-10 ms on this disk that every event arriving
     meanwhile waited for (docs/performance.md, "The log's restart"). So the
     checkpointer syncs the database file after each of its copies, and
-    past the bound the writer pokes at every commit and
-    finishes only when the checkpointer's last copy left at most
-    CABI_CKPT_FINISH_PAGES pages (it publishes how far it copied), which
-    it does within a few commits: the writer's copy is then as short as
-    the checkpointer's own. Once the log is CABI_CKPT_FINISH_SLACK pages
+    past the bound the writer pokes at every commit and finishes only when
+    the checkpointer's last copy left at most CABI_CKPT_FINISH_PAGES pages
+    (it publishes how far it copied), which it does within a few commits:
+    the writer's copy is then as short as the checkpointer's own. Once the log is CABI_CKPT_FINISH_SLACK pages
     past the bound without that (a saturated writer appends faster than
     one copy, or the checkpointer fails) it finishes anyway: a log that
     grew past the size its file is truncated back to would allocate blocks
