@@ -27,11 +27,11 @@
     past the bound the writer pokes at every commit and finishes only when
     the checkpointer's last copy left at most CABI_CKPT_FINISH_PAGES pages
     (it publishes how far it copied), which it does within a few commits:
-    the writer's copy is then as short as the checkpointer's own. Once the log is CABI_CKPT_FINISH_SLACK pages
-    past the bound without that (a saturated writer appends faster than
-    one copy, or the checkpointer fails) it finishes anyway: a log that
-    grew past the size its file is truncated back to would allocate blocks
-    again at every cycle.
+    the writer's copy is then as short as the checkpointer's own. Once the
+    log is CABI_CKPT_FINISH_SLACK pages past the bound without that (a
+    saturated writer appends faster than one copy, or the checkpointer
+    fails) it finishes anyway: a log that grew past the size its file is
+    truncated back to would allocate blocks again at every cycle.
     =========================================================================
 */
 #include "cab_broker_internal.h"

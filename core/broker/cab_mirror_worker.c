@@ -346,7 +346,6 @@ s_refresh_due (s_worker_t *self, int64_t now)
     self->next_due = next;
 }
 
-//  One scan of the outbox, when there may be due rows and room.
 //  How long until a scan may run, ms (0: now).
 static int64_t
 s_scan_wait (s_worker_t *self)
@@ -355,6 +354,7 @@ s_scan_wait (s_worker_t *self)
     return self->scanned_at && left > 0 ? left : 0;
 }
 
+//  One scan of the outbox, when there may be due rows and room.
 static void
 s_scan (s_worker_t *self)
 {

@@ -33,40 +33,6 @@ struct _cab_event_t {
 //  ---------------------------------------------------------------------
 //  Text checks: UTF-8 and depth in one pass
 
-//  Length of the well-formed UTF-8 sequence starting at bytes[0] (at most
-//  `left` bytes available), or 0 when it is not well-formed (RFC 3629).
-static size_t
-s_utf8_sequence (const unsigned char *bytes, size_t left)
-{
-    unsigned char c = bytes[0];
-    if (c < 0x80)
-        return 1;
-    size_t size;
-    unsigned char low = 0x80, high = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        size = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        size = 3;
-        if (c == 0xe0)
-            low = 0xa0;  //  Overlong
-        if (c == 0xed)
-            high = 0x9f;  //  Surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        size = 4;
-        if (c == 0xf0)
-            low = 0x90;  //  Overlong
-        if (c == 0xf4)
-            high = 0x8f;  //  Past U+10FFFF
-    } else
-        return 0;
-    if (left < size || bytes[1] < low || bytes[1] > high)
-        return 0;
-    for (size_t i = 2; i < size; i++)
-        if ((bytes[i] & 0xc0) != 0x80)
-            return 0;
-    return size;
-}
-
 //  True when a NUL-terminated string is well-formed UTF-8 (ASCII skipped
 //  eight bytes at a time: a resource name may be 2,048 bytes).
 static bool
@@ -83,7 +49,7 @@ s_utf8_ok (const char *text)
                 continue;
             }
         }
-        size_t size = s_utf8_sequence (bytes + i, length - i);
+        size_t size = bytes[i] < 0x80 ? 1 : cabi_json_utf8_length (bytes + i, length - i);
         if (size == 0)
             return false;
         i += size;
@@ -137,7 +103,7 @@ s_check_text (const char *text, size_t length, cab_error_t *error)
         }
         unsigned char c = bytes[i];
         if (c >= 0x80) {
-            size_t size = s_utf8_sequence (bytes + i, length - i);
+            size_t size = cabi_json_utf8_length (bytes + i, length - i);
             if (size == 0)
                 return cab_error_set (error, CAB_ERR_INVALID_UTF8, "",
                                       "invalid UTF-8 sequence at byte %zu", i);

@@ -24,7 +24,6 @@
     =========================================================================
 */
 #include "cab_jsonscan.h"
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -31,6 +31,28 @@ fixture_init (fixture_t *fixture)
     snprintf (fixture->ipc, sizeof fixture->ipc, "ipc://%s/broker.ipc", fixture->dir);
 }
 
+static inline int
+s_fixture_count (const cab_store_record_t *record, void *arg)
+{
+    (void)record;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+//  How many events of this source the fixture's store file holds.
+static inline size_t
+fixture_count_source (fixture_t *fixture, const char *source)
+{
+    cab_store_t *store = cab_store_new_readonly (fixture->store, NULL);
+    ck_assert_ptr_nonnull (store);
+    cab_store_query_t query = {0};
+    query.source = source;
+    size_t count = 0;
+    ck_assert_int_eq (cab_store_scan (store, &query, s_fixture_count, &count, NULL), CAB_OK);
+    cab_store_destroy (&store);
+    return count;
+}
+
 static inline cab_broker_config_t *
 fixture_config (fixture_t *fixture, const char *endpoint)
 {

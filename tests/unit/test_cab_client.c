@@ -41,14 +41,6 @@ s_issue (const char *severity)
     return event;
 }
 
-static int
-s_count_record (const cab_store_record_t *record, void *arg)
-{
-    (void)record;
-    (*(size_t *)arg)++;
-    return 0;
-}
-
 START_TEST (test_window)
 {
     fixture_t fixture;
@@ -70,14 +62,7 @@ START_TEST (test_window)
     //  5,000 monitor events pass the default hourly cap (2,100): the broker
     //  stores its Budget Threshold event too, maybe among ours.
     ck_assert (tally.max_seq == 5000 || tally.max_seq == 5001);
-    cab_store_t *store = cab_store_new_readonly (fixture.store, NULL);
-    ck_assert_ptr_nonnull (store);
-    cab_store_query_t query = {0};
-    query.source = "cabruca.agents.monitor";
-    size_t monitor = 0;
-    ck_assert_int_eq (cab_store_scan (store, &query, s_count_record, &monitor, NULL), CAB_OK);
-    ck_assert_uint_eq (monitor, 5000);
-    cab_store_destroy (&store);
+    ck_assert_uint_eq (fixture_count_source (&fixture, "cabruca.agents.monitor"), 5000);
     ck_assert (cab_client_connected (client));
     ck_assert_uint_eq (cab_client_sessions (client), 1);
     json_t *status = cab_broker_status (fixture.broker);
