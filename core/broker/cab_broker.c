@@ -296,8 +296,9 @@ s_setup (cabi_broker_t *self, zlistx_t *endpoints, cab_error_t *error)
     zsock_set_linger (self->router, S_LINGER_MS);
     cab_store_retention_t retention = {config->archive_ms, config->standard_ms,
                                        config->critical_ms};
-    self->writer = cabi_writer_new (config->store_path, config->durability, &retention,
-                                    config->sweep_every_ms, &self->writer_stats, error);
+    self->writer =
+        cabi_writer_new (config->store_path, config->durability, &retention, config->sweep_every_ms,
+                         config->cache_tail_bytes, &self->writer_stats, error);
     if (!self->writer)
         return error ? error->code : CAB_ERR_STORE_UNAVAILABLE;
     cab_status_t status = cabi_delivery_setup (self, error);

@@ -28,6 +28,9 @@
 #define CAB_BROKER_MAX_PEERS     65536
 #define CAB_BROKER_MAX_VALIDATORS 16
 #define CAB_BROKER_MAX_PENDING   1000000
+//  Default of the store's "cache_tail_mb" (64 MiB): the newest part of the
+//  database file left in the page cache, where every b-tree grows.
+#define CAB_BROKER_CACHE_TAIL_BYTES (64LL << 20)
 //  Most deliveries a consumer may have unacknowledged (SUBSCRIBE option
 //  max_in_flight, default CAB_BROKER_CONSUMER_WINDOW).
 #define CAB_BROKER_CONSUMER_MAX  1000
@@ -46,6 +49,8 @@ typedef struct {
     size_t endpoint_count;
     char *store_path;                           //  Owned
     cab_store_durability_t durability;
+    int64_t cache_tail_bytes;                   //  Drop-behind: the store file's tail kept in
+                                                //  the page cache (0: the kernel decides)
     char *schemas_dir;                          //  Owned; NULL: envelope check only
     json_t *agents;                             //  Owned: {"id": {"sources": [...]}}
     size_t max_in_flight;                       //  Per peer

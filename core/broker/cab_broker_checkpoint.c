@@ -32,6 +32,10 @@
     saturated writer appends faster than one copy, or the checkpointer
     fails) it finishes anyway: a log that grew past the size its file is
     truncated back to would allocate blocks again at every cycle.
+
+    After each sync the checkpointer also drops from the page cache what
+    fell out of the file's newest cache_tail_bytes (cab_store_drop_cache,
+    "drop-behind"): those pages are on the disk and seldom read again.
     =========================================================================
 */
 #include "cab_broker_internal.h"
@@ -70,6 +74,7 @@ s_log (int64_t *logged_at, const char *who, const char *text)
 struct cabi_ckpt_shared_t {
     cab_store_t *store;
     _Atomic int64_t copied;
+    int64_t cache_tail_bytes;  //  Drop-behind: the file's tail kept cached (0: off)
 };
 
 static void
@@ -112,12 +117,18 @@ s_checkpointer_actor (zsock_t *pipe, void *arg)
             atomic_store (&shared->copied, done);
         else if (status != CAB_ERR_BUSY)
             s_log (&logged_at, "background", error.text);
+        //  The copied pages are on the disk: what fell out of the file's
+        //  tail leaves the page cache (cab_store_cache.c).
+        if (status == CAB_OK && shared->cache_tail_bytes > 0 &&
+            cab_store_drop_cache (store, shared->cache_tail_bytes, NULL, &error) != CAB_OK)
+            s_log (&logged_at, "drop-behind after a", error.text);
     }
     cab_store_destroy (&shared->store);
 }
 
 cab_status_t
-cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_t *error)
+cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, int64_t cache_tail_bytes,
+                        cab_error_t *error)
 {
     memset (self, 0, sizeof *self);
     self->poke_pages = CABI_CKPT_POKE_PAGES;
@@ -128,6 +139,7 @@ cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_
     if (!shared)
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot start the checkpointer");
     atomic_init (&shared->copied, 0);
+    shared->cache_tail_bytes = cache_tail_bytes;
     shared->store = cab_store_new_checkpointer (cab_store_path (store), error);
     if (!shared->store) {
         free (shared);

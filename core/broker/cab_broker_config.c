@@ -53,6 +53,7 @@ cab_broker_config_new (void)
         return NULL;
     }
     self->durability = CAB_STORE_NORMAL;
+    self->cache_tail_bytes = CAB_BROKER_CACHE_TAIL_BYTES;
     self->max_in_flight = 1000;
     self->heartbeat_ms = 1000;
     self->timeout_ms = 5000;
@@ -224,10 +225,13 @@ s_parse_endpoints (cab_broker_config_t *self, json_t *value, cab_error_t *error)
     return CAB_OK;
 }
 
+static cab_status_t s_integer (json_t *object, const char *parent, const char *name, long long min,
+                               long long max, long long *out, cab_error_t *error);
+
 static cab_status_t
 s_parse_store (cab_broker_config_t *self, json_t *value, const char *base_dir, cab_error_t *error)
 {
-    static const char *const keys[] = {"path", "durability", NULL};
+    static const char *const keys[] = {"path", "durability", "cache_tail_mb", NULL};
     if (!json_is_object (value))
         return s_invalid (error, "/store", "must be an object with \"path\"");
     if (s_known_keys (value, "/store", keys, error) != CAB_OK)
@@ -245,6 +249,10 @@ s_parse_store (cab_broker_config_t *self, json_t *value, const char *base_dir, c
         else
             return s_invalid (error, "/store/durability", "must be \"normal\" or \"full\"");
     }
+    long long tail_mb = self->cache_tail_bytes >> 20;
+    if (s_integer (value, "/store", "cache_tail_mb", 0, 1048576, &tail_mb, error) != CAB_OK)
+        return CAB_ERR_INVALID_CONFIG;
+    self->cache_tail_bytes = (int64_t)tail_mb << 20;
     self->store_path = s_resolve (path, base_dir);
     return self->store_path ? CAB_OK : cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
 }

@@ -144,12 +144,14 @@ typedef struct {
 //  Start the store-writer actor: it opens the store at path in its own
 //  thread, and between batches runs the retention sweep every
 //  sweep_every_ms (a small step each time). Returns NULL and fills error if
-//  the store cannot be opened. stats is borrowed and must outlive the
-//  actor; retention is copied.
+//  the store cannot be opened. Its checkpointer leaves the database file's
+//  last cache_tail_bytes in the page cache (0: it drops nothing;
+//  cab_store_drop_cache). stats is borrowed and must outlive the actor;
+//  retention is copied.
 zactor_t *
     cabi_writer_new (const char *path, cab_store_durability_t durability,
                      const cab_store_retention_t *retention, int sweep_every_ms,
-                     cabi_writer_stats_t *stats, cab_error_t *error);
+                     int64_t cache_tail_bytes, cabi_writer_stats_t *stats, cab_error_t *error);
 
 //  Hand a batch to the writer (the writer answers with the same pointer,
 //  status set, on its pipe). Returns 0 or -1.
@@ -182,11 +184,14 @@ typedef struct {
 } cabi_checkpoints_t;
 
 //  Start the checkpointer thread with a checkpointer handle on store's
-//  file, and turn off the checkpoints inside store's commits. Returns
-//  CAB_OK, or the error of cab_store_new_checkpointer / CAB_ERR_NOMEM
-//  (store keeps its automatic checkpoints then).
+//  file, and turn off the checkpoints inside store's commits. After each
+//  sync the checkpointer drops what lies before the file's last
+//  cache_tail_bytes from the page cache (0: nothing; cab_store_drop_cache).
+//  Returns CAB_OK, or the error of cab_store_new_checkpointer /
+//  CAB_ERR_NOMEM (store keeps its automatic checkpoints then).
 cab_status_t
-    cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store, cab_error_t *error);
+    cabi_checkpoints_start (cabi_checkpoints_t *self, cab_store_t *store,
+                            int64_t cache_tail_bytes, cab_error_t *error);
 
 //  After a commit of store (and after the answer went out): poke the
 //  checkpointer every few new log pages; once the log is long enough to

@@ -197,6 +197,7 @@ typedef struct {
     cab_store_durability_t durability;
     cab_store_retention_t retention;
     int sweep_every_ms;
+    int64_t cache_tail_bytes;
     cabi_writer_stats_t *stats;
 } s_args_t;
 
@@ -291,7 +292,7 @@ s_writer_actor (zsock_t *pipe, void *arg)
     //  Checkpoints off the commit path; without a checkpointer (its handle
     //  could not be opened) the commits checkpoint as SQLite does.
     cabi_checkpoints_t checkpoints;
-    if (cabi_checkpoints_start (&checkpoints, store, &error) != CAB_OK)
+    if (cabi_checkpoints_start (&checkpoints, store, args->cache_tail_bytes, &error) != CAB_OK)
         zsys_warning ("cabruca-broker: checkpoints stay in the commits: %s", error.text);
     zsock_send (pipe, "sis", "READY", 0, "");
     int64_t size_at = zclock_mono ();
@@ -351,11 +352,11 @@ s_writer_actor (zsock_t *pipe, void *arg)
 zactor_t *
 cabi_writer_new (const char *path, cab_store_durability_t durability,
                  const cab_store_retention_t *retention, int sweep_every_ms,
-                 cabi_writer_stats_t *stats, cab_error_t *error)
+                 int64_t cache_tail_bytes, cabi_writer_stats_t *stats, cab_error_t *error)
 {
     //  The arguments live on our stack: the actor copies what it needs
     //  before it answers READY or ERROR, and we wait for that answer.
-    s_args_t args = {(char *)path, durability, *retention, sweep_every_ms, stats};
+    s_args_t args = {(char *)path, durability, *retention, sweep_every_ms, cache_tail_bytes, stats};
     zactor_t *writer = zactor_new (s_writer_actor, &args);
     if (!writer) {
         cab_error_set (error, CAB_ERR_NOMEM, NULL, "cannot start the store writer");

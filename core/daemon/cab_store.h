@@ -270,6 +270,20 @@ cab_status_t
 cab_status_t
     cab_store_sync_database (cab_store_t *self, cab_error_t *error);
 
+//  Drop-behind (cab_store_cache.c): drop from the operating system's page
+//  cache the database file's pages that lie before its last keep_bytes and
+//  were not dropped by an earlier call, from a write or checkpointer
+//  handle, right after cab_store_sync_database (dirty pages are not
+//  dropped, only written out sooner). Does nothing until at least 4 MiB
+//  more fell out of the tail. *dropped_p (may be NULL) gets the bytes of
+//  the file advised. Returns CAB_OK; CAB_ERR_INVALID_ARGUMENT on a read-only
+//  handle or a negative keep_bytes; CAB_ERR_STORE_UNAVAILABLE when the file
+//  cannot be stat'ed; CAB_ERR_NOT_FOUND when no descriptor of it is found in
+//  /proc/self/fd; CAB_ERR_IO when posix_fadvise fails.
+cab_status_t
+    cab_store_drop_cache (cab_store_t *self, int64_t keep_bytes, int64_t *dropped_p,
+                          cab_error_t *error);
+
 //  Log pages after which a write handle checkpoints inside its commit
 //  (when automatic checkpoints are on).
 #define CAB_STORE_CHECKPOINT_PAGES 4000

@@ -71,6 +71,7 @@ struct _cab_store_t {
     bool checkpointer;      //  opened read-write for checkpoints only
     bool auto_checkpoint;   //  writer: checkpoint inside the commit
     int64_t wal_pages;      //  writer: log pages after the last commit
+    int64_t cache_dropped_to;  //  cab_store_drop_cache: file bytes dropped so far
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
     sqlite3_stmt *rollback;

@@ -25,7 +25,9 @@
 
     usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-l SECONDS] [-S STORED]
                         [-G RATE,...] [-b BROKER] [-s SCHEMAS] [-L LOADTEST|-]
-                        [-v VALIDATORS] [-d normal|full] [-M on|off]
+                        [-v VALIDATORS] [-d normal|full] [-M on|off] [-C MB]
+    (-C: the store's cache_tail_mb, drop-behind; the broker's default when
+    absent, 0 turns it off)
     =========================================================================
 */
 #include <cabruca.h>
@@ -478,19 +480,20 @@ s_usage (void)
     fprintf (stderr,
              "usage: bench_ingest [-n EVENTS] [-r RUNS] [-R RATE] [-l SECONDS] "
              "[-S STORED] [-G RATE,...] [-b BROKER] [-s SCHEMAS] [-L LOADTEST|-] [-v VALIDATORS] "
-             "[-d normal|full] [-M on|off]\n");
+             "[-d normal|full] [-M on|off] [-C MB]\n");
 }
 
 int
 main (int argc, char **argv)
 {
     long total = 200000, rate = 10000, validators = -1, seconds = 5, stored_goal = 0;
+    long cache_tail_mb = -1;
     int runs = 3;
     const char *broker = NULL, *schemas = NULL, *durability = "normal", *loadtest = NULL;
     const char *growth = NULL;
     bool mirror = true;
     int option;
-    while ((option = getopt (argc, argv, "n:r:R:l:S:G:b:s:L:v:d:M:")) != -1) {
+    while ((option = getopt (argc, argv, "n:r:R:l:S:G:b:s:L:v:d:M:C:")) != -1) {
         if (option == 'n')
             total = strtol (optarg, NULL, 10);
         else if (option == 'r')
@@ -515,13 +518,16 @@ main (int argc, char **argv)
             mirror = streq (optarg, "on");
         else if (option == 'v')
             validators = strtol (optarg, NULL, 10);
+        else if (option == 'C')
+            cache_tail_mb = strtol (optarg, NULL, 10);
         else {
             s_usage ();
             return 100;
         }
     }
     if (runs < 1 || runs > MAX_RUNS || total < PUBLISHERS || rate < PUBLISHERS || seconds < 1 ||
-        seconds > 600 || stored_goal < 0 || stored_goal > 100000000) {
+        seconds > 600 || stored_goal < 0 || stored_goal > 100000000 || cache_tail_mb < -1 ||
+        cache_tail_mb > 1048576) {
         s_usage ();
         return 100;
     }
@@ -555,8 +561,11 @@ main (int argc, char **argv)
         return 111;
     fprintf (file,
              "{\"endpoints\": [\"%s\"], \"store\": {\"path\": \"events.db\", "
-             "\"durability\": \"%s\"}, \"schemas\": \"%s\", \"agents\": {",
-             endpoint, durability, schemas);
+             "\"durability\": \"%s\"",
+             endpoint, durability);
+    if (cache_tail_mb >= 0)
+        fprintf (file, ", \"cache_tail_mb\": %ld", cache_tail_mb);
+    fprintf (file, "}, \"schemas\": \"%s\", \"agents\": {", schemas);
     for (int index = 0; index < PUBLISHERS; index++)
         fprintf (file, "\"bench-%d\": {\"sources\": [\"cabruca.agents.monitor\"]}, ", index);
     //  The load test's default agent ids, one of each type.

@@ -25,7 +25,8 @@ s_parse (const char *text, cab_error_t *error)
 START_TEST (test_valid)
 {
     const char *text = "{\"endpoints\": [\"ipc:///run/cabruca/broker.ipc\", \"tcp://127.0.0.1:*\"],"
-                       " \"store\": {\"path\": \"events.db\", \"durability\": \"full\"},"
+                       " \"store\": {\"path\": \"events.db\", \"durability\": \"full\","
+                       "            \"cache_tail_mb\": 0},"
                        " \"schemas\": \"/usr/share/cabruca/schemas\","
                        " \"agents\": {\"monitor-001\": {\"sources\": [\"cabruca.agents.monitor\"]},"
                        "            \"ops\": {\"sources\": [\"*\"]}},"
@@ -38,6 +39,7 @@ START_TEST (test_valid)
     ck_assert_uint_eq (config->endpoint_count, 2);
     ck_assert_str_eq (config->store_path, "/etc/cabruca/events.db");
     ck_assert_int_eq (config->durability, CAB_STORE_FULL);
+    ck_assert_int_eq (config->cache_tail_bytes, 0);
     ck_assert_str_eq (config->schemas_dir, "/usr/share/cabruca/schemas");
     ck_assert_uint_eq (config->max_in_flight, 10);
     ck_assert_uint_eq (config->validators, 0);
@@ -45,6 +47,7 @@ START_TEST (test_valid)
     ck_assert_int_eq (config->heartbeat_ms, 1000);
     cab_broker_config_t *defaults = cab_broker_config_new ();
     ck_assert_uint_le (defaults->validators, 4);  //  By the number of CPUs
+    ck_assert_int_eq (defaults->cache_tail_bytes, 64 << 20);
     cab_broker_config_destroy (&defaults);
     //  The allow-list
     ck_assert (cab_broker_config_allows (config, "monitor-001", "cabruca.agents.monitor"));
@@ -75,6 +78,15 @@ START_TEST (test_errors)
          "/store/durability"},
         {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\", \"size\": 1}}",
          "/store/size"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\", \"cache_tail_mb\": -1}}",
+         "/store/cache_tail_mb"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\", \"cache_tail_mb\": \"64\"}}",
+         "/store/cache_tail_mb"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\", \"cache_tail_mb\": 1.5}}",
+         "/store/cache_tail_mb"},
+        {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\", \"cache_tail_mb\": "
+         "1048577}}",
+         "/store/cache_tail_mb"},
         {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"schemas\": 1}",
          "/schemas"},
         {"{\"endpoints\": [\"ipc://a\"], \"store\": {\"path\": \"x\"}, \"agents\": "

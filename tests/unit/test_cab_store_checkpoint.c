@@ -5,7 +5,8 @@
     size, a checkpointer handle) and the broker writer's policy built on it
     (cab_broker_checkpoint.c: a checkpointer thread fed by pokes, the last
     pages copied by the writer so that the log restarts), on real SQLite
-    files in a mkdtemp directory.
+    files in a mkdtemp directory. Drop-behind (cab_store_drop_cache, and
+    the checkpointer calling it) is checked with mincore on the file.
     =========================================================================
 */
 #include "cab_broker_internal.h"
@@ -14,7 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define STORE_FIXTURE_NAME "cab-ckpt"
@@ -175,7 +180,7 @@ START_TEST (test_writer_policy_bounds_the_log)
     cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
     ck_assert_ptr_nonnull (store);
     cabi_checkpoints_t checkpoints;
-    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, &error), CAB_OK);
+    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, 0, &error), CAB_OK);
     ck_assert_ptr_nonnull (checkpoints.actor);
     checkpoints.poke_pages = 40;
     checkpoints.restart_pages = 400;
@@ -267,7 +272,7 @@ START_TEST (test_writer_policy_slack)
     ck_assert_ptr_nonnull (store);
     ck_assert_int_eq (s_append (store, 1, 1, &error), CAB_OK);
     cabi_checkpoints_t checkpoints;
-    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, &error), CAB_OK);
+    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, 0, &error), CAB_OK);
     checkpoints.poke_pages = 40;
     checkpoints.restart_pages = 200;
     checkpoints.finish_slack = 100;
@@ -309,7 +314,7 @@ START_TEST (test_writer_policy_without_checkpointer)
     //  The file is gone (the writer keeps its open file): no second handle.
     ck_assert_int_eq (unlink (s_path), 0);
     cabi_checkpoints_t checkpoints;
-    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, &error),
+    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, 0, &error),
                       CAB_ERR_STORE_UNAVAILABLE);
     ck_assert_ptr_null (checkpoints.actor);
     //  Harmless without a thread; the writer goes on committing.
@@ -319,6 +324,152 @@ START_TEST (test_writer_policy_without_checkpointer)
     cabi_checkpoints_stop (&checkpoints, store);
     ck_assert_int_eq (cab_store_count (store), 5);
     cab_store_destroy (&store);
+}
+END_TEST
+
+//  Share of the pages of [from, to) (page-aligned from) of the file at
+//  path that are in the page cache, or -1 where drop-behind cannot show
+//  (tmpfs: its pages are the file). Call with no store handle open: the
+//  descriptor closed here would take SQLite's POSIX locks with it.
+static double
+s_resident (const char *path, off_t from, off_t to)
+{
+    struct statfs fs;
+    ck_assert_int_eq (statfs (path, &fs), 0);
+    if (fs.f_type == TMPFS_MAGIC)
+        return -1;
+    long page = sysconf (_SC_PAGESIZE);
+    ck_assert_int_eq (from % page, 0);
+    ck_assert_int_gt (to, from);
+    size_t length = (size_t)(to - from);
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge (fd, 0);
+    void *map = mmap (NULL, length, PROT_READ, MAP_SHARED, fd, from);
+    ck_assert_ptr_ne (map, MAP_FAILED);
+    size_t pages = (length + (size_t)page - 1) / (size_t)page;
+    unsigned char *vector = calloc (pages, 1);
+    ck_assert_ptr_nonnull (vector);
+    ck_assert_int_eq (mincore (map, length, vector), 0);
+    size_t resident = 0;
+    for (size_t i = 0; i < pages; i++)
+        resident += vector[i] & 1;
+    free (vector);
+    munmap (map, length);
+    close (fd);
+    return (double)resident / (double)pages;
+}
+
+static off_t
+s_file_size (const char *path)
+{
+    struct stat st;
+    ck_assert_int_eq (stat (path, &st), 0);
+    return st.st_size;
+}
+
+//  cab_store_drop_cache: what lies before the tail leaves the page cache,
+//  once; the tail stays.
+START_TEST (test_drop_cache)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    ck_assert_int_eq (cab_store_set_auto_checkpoint (store, false), CAB_OK);
+    cab_store_t *checkpointer = cab_store_new_checkpointer (s_path, &error);
+    ck_assert_ptr_nonnull (checkpointer);
+    cab_store_t *reader = cab_store_new_readonly (s_path, &error);
+    ck_assert_ptr_nonnull (reader);
+    //  About 9 MB in the database file, synced.
+    s_fill (store, 1, 3000);
+    int64_t log = 0, done = 0;
+    ck_assert_int_eq (cab_store_checkpoint (checkpointer, &log, &done, &error), CAB_OK);
+    ck_assert_int_eq (done, log);
+    ck_assert_int_eq (cab_store_sync_database (checkpointer, &error), CAB_OK);
+    off_t size = s_file_size (s_path);
+    ck_assert_int_gt (size, 8 << 20);
+    //  Less than 4 MiB out of the tail: nothing yet.
+    int64_t dropped = -1;
+    ck_assert_int_eq (cab_store_drop_cache (checkpointer, size - (2 << 20), &dropped, &error),
+                      CAB_OK);
+    ck_assert_int_eq (dropped, 0);
+    //  All but the last MiB; then nothing more to drop.
+    ck_assert_int_eq (cab_store_drop_cache (checkpointer, 1 << 20, &dropped, &error), CAB_OK);
+    ck_assert_int_eq (dropped, size - (1 << 20));
+    ck_assert_int_eq (cab_store_drop_cache (checkpointer, 1 << 20, &dropped, &error), CAB_OK);
+    ck_assert_int_eq (dropped, 0);
+    ck_assert_int_eq (cab_store_drop_cache (store, 1 << 20, &dropped, &error), CAB_OK);
+    ck_assert_int_eq (dropped, size - (1 << 20));
+    //  Bad handles and sizes.
+    ck_assert_int_eq (cab_store_drop_cache (reader, 0, &dropped, &error), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_store_drop_cache (NULL, 0, &dropped, &error), CAB_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq (cab_store_drop_cache (checkpointer, -1, &dropped, &error),
+                      CAB_ERR_INVALID_ARGUMENT);
+    cab_store_destroy (&reader);
+    cab_store_destroy (&checkpointer);
+    cab_store_destroy (&store);
+    //  Closing the last handle copies nothing more; a page or two of the
+    //  front part may be read again (the header).
+    double front = s_resident (s_path, 0, size - (1 << 20));
+    double tail = s_resident (s_path, size - (1 << 20), size);
+    if (front < 0)
+        fprintf (stderr, "test_drop_cache: the store is on tmpfs; residency not checked\n");
+    else {
+        ck_assert_msg (front < 0.02, "front part %.3f cached", front);
+        ck_assert_msg (tail > 0.5, "tail %.3f cached", tail);
+    }
+}
+END_TEST
+
+//  The store's file gone from the path: no descriptor to advise.
+START_TEST (test_drop_cache_without_file)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    s_fill (store, 1, 100);
+    char moved[sizeof s_path + 8];
+    snprintf (moved, sizeof moved, "%s.moved", s_path);
+    ck_assert_int_eq (rename (s_path, moved), 0);
+    int64_t dropped = -1;
+    ck_assert_int_eq (cab_store_drop_cache (store, 0, &dropped, &error), CAB_ERR_STORE_UNAVAILABLE);
+    //  Another file at the path (not the one SQLite has open), big enough.
+    FILE *other = fopen (s_path, "w");
+    ck_assert_ptr_nonnull (other);
+    ck_assert_int_eq (ftruncate (fileno (other), 8 << 20), 0);
+    fclose (other);
+    ck_assert_int_eq (cab_store_drop_cache (store, 0, &dropped, &error), CAB_ERR_NOT_FOUND);
+    ck_assert_int_eq (dropped, 0);
+    ck_assert_ptr_nonnull (strstr (error.text, "/proc/self/fd"));
+    cab_store_destroy (&store);
+    ck_assert_int_eq (unlink (s_path), 0);
+    ck_assert_int_eq (rename (moved, s_path), 0);
+}
+END_TEST
+
+//  The broker's checkpointer drops what falls out of the tail after its
+//  syncs.
+START_TEST (test_checkpointer_drops_behind)
+{
+    cab_error_t error;
+    cab_store_t *store = cab_store_new (s_path, CAB_STORE_NORMAL, &error);
+    ck_assert_ptr_nonnull (store);
+    cabi_checkpoints_t checkpoints;
+    ck_assert_int_eq (cabi_checkpoints_start (&checkpoints, store, 1 << 20, &error), CAB_OK);
+    checkpoints.poke_pages = 40;
+    int next = 1;
+    while (s_file_size (s_path) < (16 << 20)) {
+        ck_assert_int_eq (s_append (store, next, 50, &error), CAB_OK);
+        next += 50;
+        cabi_checkpoints_after_commit (&checkpoints, store);
+    }
+    cabi_checkpoints_stop (&checkpoints, store);
+    cab_store_destroy (&store);
+    off_t size = s_file_size (s_path);
+    double front = s_resident (s_path, 0, size / 2);
+    if (front < 0)
+        fprintf (stderr, "test_checkpointer_drops_behind: the store is on tmpfs; not checked\n");
+    else
+        ck_assert_msg (front < 0.05, "first half %.3f cached", front);
 }
 END_TEST
 
@@ -335,6 +486,9 @@ main (void)
     tcase_add_test (tc, test_writer_policy_bounds_the_log);
     tcase_add_test (tc, test_writer_policy_slack);
     tcase_add_test (tc, test_writer_policy_without_checkpointer);
+    tcase_add_test (tc, test_drop_cache);
+    tcase_add_test (tc, test_drop_cache_without_file);
+    tcase_add_test (tc, test_checkpointer_drops_behind);
     suite_add_tcase (suite, tc);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);
