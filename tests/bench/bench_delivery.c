@@ -19,9 +19,10 @@
     The parent process never touches ZeroMQ: every socket is in a child.
 
     usage: bench_delivery [-n EVENTS] [-r RUNS] [-R RATE] [-s SECONDS]
-                          [-b BROKER] [-S SRCDIR] [-m all|latency|on|off]
+                          [-b BROKER] [-S SRCDIR] [-m all|latency|on|off] [-C MB]
     (defaults: 100,000 events, 3 runs, 10,000 events/s for 10 s; the broker
-    and the source tree of the build, or $CAB_BUILDDIR and $CAB_SRCDIR)
+    and the source tree of the build, or $CAB_BUILDDIR and $CAB_SRCDIR; -C:
+    the store's cache_tail_mb, the broker's default when absent)
     =========================================================================
 */
 #include <cabruca.h>
@@ -44,6 +45,8 @@
 //  Where the latency run's publisher and consumer leave their per-event
 //  times (ACK, delivery) for the parent to pair up.
 static char s_times_dir[600];
+//  -C: the store's cache_tail_mb (-1: the broker's default).
+static long s_cache_tail_mb = -1;
 
 typedef struct {
     long count;
@@ -441,8 +444,11 @@ s_write_config (const char *path, const char *dir, const char *endpoint, const c
         return false;
     fprintf (file,
              "{\"endpoints\": [\"%s\"], \"store\": {\"path\": \"%s/events.db\", "
-             "\"durability\": \"normal\"}, \"schemas\": \"%s/schemas\", \"data_dir\": \"%s\", ",
-             endpoint, dir, srcdir, dir);
+             "\"durability\": \"normal\"",
+             endpoint, dir);
+    if (s_cache_tail_mb >= 0)
+        fprintf (file, ", \"cache_tail_mb\": %ld", s_cache_tail_mb);
+    fprintf (file, "}, \"schemas\": \"%s/schemas\", \"data_dir\": \"%s\", ", srcdir, dir);
     if (rules)
         fprintf (file, "\"rules\": \"%s\", ", rules);
     fprintf (file, "\"agents\": {\"product-001\": {\"sources\": [\"cabruca.agents.product\"]}, "
@@ -468,7 +474,7 @@ main (int argc, char **argv)
     const char *broker = NULL, *srcdir = getenv ("CAB_SRCDIR");
     int option;
     const char *mode = "all";
-    while ((option = getopt (argc, argv, "n:r:R:s:b:S:m:")) != -1) {
+    while ((option = getopt (argc, argv, "n:r:R:s:b:S:m:C:")) != -1) {
         if (option == 'n')
             total = strtol (optarg, NULL, 10);
         else if (option == 'r')
@@ -483,13 +489,17 @@ main (int argc, char **argv)
             mode = optarg;
         else if (option == 'S')
             srcdir = optarg;
+        else if (option == 'C')
+            s_cache_tail_mb = strtol (optarg, NULL, 10);
         else {
             fprintf (stderr, "usage: bench_delivery [-n EVENTS] [-r RUNS] [-R RATE] "
-                             "[-s SECONDS] [-b BROKER] [-S SRCDIR] [-m all|latency|on|off]\n");
+                             "[-s SECONDS] [-b BROKER] [-S SRCDIR] [-m all|latency|on|off] "
+                             "[-C MB]\n");
             return 100;
         }
     }
-    if (runs < 1 || runs > MAX_RUNS || total < PUBLISHERS || rate < 1 || seconds < 1)
+    if (runs < 1 || runs > MAX_RUNS || total < PUBLISHERS || rate < 1 || seconds < 1 ||
+        s_cache_tail_mb < -1 || s_cache_tail_mb > 1048576)
         return 100;
     char broker_path[512];
     const char *builddir = getenv ("CAB_BUILDDIR");
