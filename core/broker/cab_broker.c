@@ -357,6 +357,7 @@ s_command (cabi_broker_t *self, zsock_t *pipe)
         zframe_destroy (&frame);
         if (change) {
             cabi_delivery_set_rules (self, &change->document, &change->rules);
+            self->rules_gen++;
             cabi_mirror_rules (self, self->rules_document);
             zsys_info ("cabruca-broker: rules replaced (%zu rules)", cab_rules_count (self->rules));
         }

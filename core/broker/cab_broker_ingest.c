@@ -79,6 +79,7 @@ cabi_route_item (cabi_broker_t *self, cabi_batch_t *batch, cabi_batch_meta_t *me
 {
     meta->route_first = batch->item_routes.count;
     meta->route_count = 0;
+    meta->cloud_matches = 0;
     if (!self->rules || cab_rules_count (self->rules) == 0)
         return true;
     size_t count = 0;
@@ -90,12 +91,19 @@ cabi_route_item (cabi_broker_t *self, cabi_batch_t *batch, cabi_batch_meta_t *me
         if (self->route_errors++ == 0)
             zsys_warning ("cabruca-broker: cannot match an event against the rules: %s",
                           error.text);
+        meta->cloud_matches = CABI_MATCHES_UNKNOWN;
         return error.code != CAB_ERR_NOMEM;
     }
-    if (count > self->match_capacity)
+    if (count > self->match_capacity) {
         count = self->match_capacity;
+        meta->cloud_matches = CABI_MATCHES_UNKNOWN;  //  Some not listed
+    }
     for (size_t index = 0; index < count; index++) {
         const cab_rule_t *rule = cab_rules_get (self->rules, self->matches[index]);
+        //  The rule document's rules: what the mirror's budget counts.
+        if (rule && meta->cloud_matches != CABI_MATCHES_UNKNOWN &&
+            strncmp (rule->name, "sub:", 4) != 0)
+            meta->cloud_matches++;
         for (size_t target = 0; rule && target < rule->target_count; target++) {
             cab_store_route_t *route = cabi_routes_add (&batch->item_routes, self->rules,
                                                         self->matches[index], target, meta->blob);

@@ -63,7 +63,12 @@ typedef struct {
     char tag [CABI_PROTO_TAG_MAX + 1];
     cabi_text_t *blob;                  //  Owned: text and fields the store item points to
     size_t route_first, route_count;    //  Its routes in the batch's item route pool
+    uint32_t cloud_matches;             //  Rules of the rule document it matched, or
+                                        //  CABI_MATCHES_UNKNOWN (cab_broker_matchlog.c)
 } cabi_batch_meta_t;
+
+//  cloud_matches of an event not matched against the rule document.
+#define CABI_MATCHES_UNKNOWN UINT32_MAX
 
 //  A growable array of routes with their metas (bounded by the caller).
 typedef struct {
@@ -428,6 +433,7 @@ typedef struct {
     uint64_t route_errors, reload_passes;
     //  Cloud mirror (cab_broker_mirror.c)
     zactor_t *mirror;                       //  The mirror worker, or NULL: mirror off
+    uint32_t rules_gen;                     //  Generation of rules_document (+1 a reload)
     struct _cabi_mirror_shared_t *mirror_shared; //  Its published figures
     struct _cabi_mirror_set_t *mirror_pending;   //  A set waiting for a batch, or NULL
     uint64_t mirror_notices_lost;           //  Budget Threshold events not published
@@ -676,7 +682,36 @@ typedef struct _cabi_mirror_shared_t {
     cab_mirror_stats_t sender;
     char *report;                       //  Owned: cab_budget_report as JSON text
     double cost_usd_month;
+    struct _cabi_matchlog_t *matchlog;  //  Owned: stored events' cloud matches (its own lock)
+    uint64_t matches_from_broker;       //  Events whose cloud matches the broker counted
+    uint64_t matches_by_worker;         //  ... that the worker matched itself
 } cabi_mirror_shared_t;
+
+//  ---- Matches handed to the mirror worker (cab_broker_matchlog.c) ----------
+
+//  Events remembered (the latest of each seq modulo this).
+#define CABI_MATCHLOG_SLOTS 16384
+
+typedef struct _cabi_matchlog_t cabi_matchlog_t;
+
+//  A new, empty log; NULL when out of memory.
+cabi_matchlog_t *
+    cabi_matchlog_new (void);
+
+//  Destroy a log and null the pointer; safe on NULL.
+void
+    cabi_matchlog_destroy (cabi_matchlog_t **self_p);
+
+//  Broker thread, after batch committed: remember the cloud_matches of each
+//  event it stored (not duplicates, not unknown counts) under the rule
+//  document's generation gen. Nothing when self is NULL or the commit failed.
+void
+    cabi_matchlog_put (cabi_matchlog_t *self, const cabi_batch_t *batch, uint32_t gen);
+
+//  Mirror worker: when event seq was remembered under generation gen, set
+//  *count_p to its count and return true; else false.
+bool
+    cabi_matchlog_get (cabi_matchlog_t *self, int64_t seq, uint32_t gen, size_t *count_p);
 
 //  Start the mirror worker (config and shared borrowed, must outlive it;
 //  rules_document borrowed, copied: the broker's rules, used for cloud
@@ -722,8 +757,8 @@ void
 void
     cabi_mirror_committed (cabi_broker_t *self, cabi_batch_t *batch);
 
-//  The rules changed (document borrowed): the worker's cloud rules follow
-//  when they are the broker's own.
+//  The rules changed (document borrowed, of generation self->rules_gen):
+//  the worker's cloud rules follow when they are the broker's own.
 void
     cabi_mirror_rules (cabi_broker_t *self, json_t *document);
 

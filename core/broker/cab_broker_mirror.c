@@ -39,6 +39,10 @@ cabi_mirror_setup (cabi_broker_t *self, cab_error_t *error)
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
     pthread_mutex_init (&shared->lock, NULL);
     self->mirror_shared = shared;
+    //  The worker's cloud rules are the broker's: it can take the broker's
+    //  match counts (cab_broker_matchlog.c).
+    if (!self->config->mirror_cloud_rules && !(shared->matchlog = cabi_matchlog_new ()))
+        return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
     self->mirror = cabi_mirror_worker_new (self->config, self->rules_document, shared, error);
     if (!self->mirror)
         return error && error->code ? error->code : CAB_ERR_INTERNAL;
@@ -71,6 +75,7 @@ cabi_mirror_teardown (cabi_broker_t *self)
     cabi_mirror_set_destroy (&self->mirror_pending);
     if (self->mirror_shared) {
         free (self->mirror_shared->report);
+        cabi_matchlog_destroy (&self->mirror_shared->matchlog);
         pthread_mutex_destroy (&self->mirror_shared->lock);
         free (self->mirror_shared);
         self->mirror_shared = NULL;
@@ -189,6 +194,7 @@ cabi_mirror_committed (cabi_broker_t *self, cabi_batch_t *batch)
         s_done (self, set, batch->status);
     if (batch->status != CAB_OK)
         return;
+    cabi_matchlog_put (self->mirror_shared->matchlog, batch, self->rules_gen);
     for (size_t index = 0; index < batch->count; index++)
         if (!batch->items[index].duplicate) {
             zstr_send (self->mirror, "WAKE");
@@ -202,7 +208,8 @@ cabi_mirror_rules (cabi_broker_t *self, json_t *document)
     if (!self->mirror || self->config->mirror_cloud_rules || !document)
         return;
     json_t *copy = json_deep_copy (document);
-    if (copy && zsock_send (self->mirror, "sp", "RULES", copy) != 0)
+    uint32_t gen = self->rules_gen;
+    if (copy && zsock_send (self->mirror, "spb", "RULES", copy, &gen, sizeof gen) != 0)
         json_decref (copy);
 }
 
@@ -277,10 +284,12 @@ cabi_mirror_control_status (cabi_broker_t *self)
     cab_mirror_stats_t s = shared->sender;
     bool dry_run = shared->dry_run, up = shared->sender_up;
     json_t *reply =
-        json_pack ("{s:b,s:b,s:b,s:s,s:o,s:o,s:o}", "ok", 1, "enabled", 1, "dry_run", dry_run,
-                   "bus", shared->bus, "endpoint", s_string_or_null (shared->endpoint), "region",
-                   s_string_or_null (shared->region), "sender_error",
-                   up ? json_null () : json_string (shared->error));
+        json_pack ("{s:b,s:b,s:b,s:s,s:o,s:o,s:o,s:{s:I,s:I}}", "ok", 1, "enabled", 1, "dry_run",
+                   dry_run, "bus", shared->bus, "endpoint", s_string_or_null (shared->endpoint),
+                   "region", s_string_or_null (shared->region), "sender_error",
+                   up ? json_null () : json_string (shared->error), "cloud_matches", "from_broker",
+                   (json_int_t)shared->matches_from_broker, "by_worker",
+                   (json_int_t)shared->matches_by_worker);
     pthread_mutex_unlock (&shared->lock);
     json_t *sender =
         json_pack ("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:s}",

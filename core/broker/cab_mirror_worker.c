@@ -78,7 +78,10 @@ typedef struct {
     size_t max_queue;
     cab_broker_clock_fn *clock;
     void *clock_arg;
-    bool own_rules;  //  The cloud rules are the broker's
+    bool own_rules;          //  The cloud rules are the broker's
+    uint32_t rules_gen;      //  Generation of the broker's rule document they were made from
+    uint64_t matches_taken;  //  Events whose count came from the broker (matchlog)
+    uint64_t matches_made;   //  Events the worker matched against its rules
     char *data_dir;
     //  Owned
     cab_store_t *store;
@@ -238,14 +241,22 @@ s_take (s_worker_t *self, const cab_outbox_record_t *record)
     }
     const char *source = record->source;
     const char *detail_type = record->detail_type;
-    size_t count = 0;
+    size_t count = 0, named = 0;
     const char *names[S_MATCH_MAX];
-    cab_error_t match_error;
-    cab_error_clear (&match_error);
-    if (cab_rules_match (self->rules, record->text, record->length, self->matches, S_MATCH_MAX,
-                         &count, &match_error) != CAB_OK)
-        count = 0;
-    size_t named = count < S_MATCH_MAX ? count : S_MATCH_MAX;
+    //  The broker's count when it has one and the names are not needed
+    //  (cab_broker_matchlog.c); else the worker matches.
+    if (self->own_rules && !cab_budget_uses_rule_names (self->budget) &&
+        cabi_matchlog_get (self->shared->matchlog, record->seq, self->rules_gen, &count))
+        self->matches_taken++;
+    else {
+        self->matches_made++;
+        cab_error_t match_error;
+        cab_error_clear (&match_error);
+        if (cab_rules_match (self->rules, record->text, record->length, self->matches, S_MATCH_MAX,
+                             &count, &match_error) != CAB_OK)
+            count = 0;
+        named = count < S_MATCH_MAX ? count : S_MATCH_MAX;
+    }
     for (size_t index = 0; index < named; index++) {
         const cab_rule_t *rule = cab_rules_get (self->rules, self->matches[index]);
         names[index] = rule ? rule->name : "";
@@ -595,9 +606,9 @@ s_sender_start (s_worker_t *self)
     self->dirty = true;
 }
 
-//  Replace the cloud rules by a rule document (stolen).
+//  Replace the cloud rules by a rule document (stolen) of generation gen.
 static void
-s_set_rules (s_worker_t *self, json_t *document)
+s_set_rules (s_worker_t *self, json_t *document, uint32_t gen)
 {
     if (!document || !self->own_rules) {
         json_decref (document);
@@ -614,6 +625,7 @@ s_set_rules (s_worker_t *self, json_t *document)
     }
     cab_rules_unref (&self->rules);
     self->rules = rules;
+    self->rules_gen = gen;
 }
 
 //  A new "budget" section (stolen; null: the defaults): the budget that
@@ -679,6 +691,8 @@ s_publish (s_worker_t *self, bool force)
         cab_mirror_stats (self->mirror, &stats);
     pthread_mutex_lock (&self->shared->lock);
     self->shared->sender = stats;
+    self->shared->matches_from_broker = self->matches_taken;
+    self->shared->matches_by_worker = self->matches_made;
     if (text) {
         free (self->shared->report);
         self->shared->report = text;
@@ -704,6 +718,12 @@ s_command (s_worker_t *self, bool *stop_p)
     if (frame && zframe_size (frame) == sizeof pointer)
         memcpy (&pointer, zframe_data (frame), sizeof pointer);
     zframe_destroy (&frame);
+    //  RULES: the document's generation follows.
+    uint32_t gen = 0;
+    frame = zmsg_pop (msg);
+    if (frame && zframe_size (frame) == sizeof gen)
+        memcpy (&gen, zframe_data (frame), sizeof gen);
+    zframe_destroy (&frame);
     zmsg_destroy (&msg);
     bool go_on = command && !streq (command, "$TERM");
     if (go_on && streq (command, "WAKE"))
@@ -714,7 +734,7 @@ s_command (s_worker_t *self, bool *stop_p)
     } else if (go_on && streq (command, "DONE"))
         s_done (self, (cabi_mirror_set_t *)pointer);
     else if (go_on && streq (command, "RULES"))
-        s_set_rules (self, (json_t *)pointer);
+        s_set_rules (self, (json_t *)pointer, gen);
     else if (go_on && streq (command, "BUDGET"))
         s_new_budget (self, (json_t *)pointer);
     else if (go_on && streq (command, "DRAIN"))

@@ -140,6 +140,12 @@ cab_status_t
     cab_budget_decide (cab_budget_t *self, const cab_budget_event_t *event, int64_t now_ms,
                        cab_budget_decision_t *decision, cab_error_t *error);
 
+//  Return true when a policy selects events by rule name (then
+//  cab_budget_decide needs event->rules, not only cloud_matches); false
+//  otherwise, and on NULL.
+bool
+    cab_budget_uses_rule_names (const cab_budget_t *self);
+
 //  The decided action happened at now_ms: PutEvents accepted the entry (or
 //  the dry-run mirror reported it), or the caller recorded the deferral,
 //  skip or shed with the outbox row. Counts it (MIRROR: its event in the

@@ -4,11 +4,13 @@
     the worker in dry-run, caps over an hour with an injected clock (the
     deferred events go out in the next window), the budget's counts kept
     across a restart, STATUS and the CONTROL ops "budget" and
-    "mirror-status", the budget section read again (SIGHUP), and a broker
-    with the mirror off.
+    "mirror-status", the budget section read again (SIGHUP), a broker with
+    the mirror off, and the cloud matches the broker hands to the worker
+    (cab_broker_matchlog.c) against those the worker makes.
     =========================================================================
 */
 #include "broker_fixture.h"
+#include "cab_broker_internal.h"
 #include "cab_store_mirror.h"
 #include <cabruca.h>
 
@@ -384,6 +386,176 @@ START_TEST (test_mirror_off)
 }
 END_TEST
 
+//  The match log alone: a count is found under its seq and generation only,
+//  until a newer seq takes its slot; duplicates, unknown counts and failed
+//  commits are not remembered.
+START_TEST (test_matchlog)
+{
+    cabi_matchlog_t *log = cabi_matchlog_new ();
+    ck_assert_ptr_nonnull (log);
+    cab_store_item_t items[4];
+    cabi_batch_meta_t meta[4];
+    memset (items, 0, sizeof items);
+    memset (meta, 0, sizeof meta);
+    cabi_batch_t batch;
+    memset (&batch, 0, sizeof batch);
+    batch.items = items;
+    batch.meta = meta;
+    batch.count = 4;
+    batch.capacity = 4;
+    int64_t seqs[] = {7, 8, 9, 10};
+    uint32_t counts[] = {2, 0, 5, CABI_MATCHES_UNKNOWN};
+    for (size_t index = 0; index < 4; index++) {
+        items[index].seq = seqs[index];
+        meta[index].cloud_matches = counts[index];
+    }
+    items[2].duplicate = true;
+    batch.status = CAB_ERR_STORE_UNAVAILABLE;
+    cabi_matchlog_put (log, &batch, 3);
+    size_t count = 99;
+    ck_assert (!cabi_matchlog_get (log, 7, 3, &count));  //  Not committed
+    batch.status = CAB_OK;
+    cabi_matchlog_put (log, &batch, 3);
+    ck_assert (cabi_matchlog_get (log, 7, 3, &count));
+    ck_assert_uint_eq (count, 2);
+    ck_assert (cabi_matchlog_get (log, 8, 3, &count));
+    ck_assert_uint_eq (count, 0);
+    ck_assert (!cabi_matchlog_get (log, 9, 3, &count));   //  A duplicate
+    ck_assert (!cabi_matchlog_get (log, 10, 3, &count));  //  Unknown
+    ck_assert (!cabi_matchlog_get (log, 7, 4, &count));   //  Another generation
+    ck_assert (!cabi_matchlog_get (log, 11, 3, &count));  //  Never seen
+    ck_assert (!cabi_matchlog_get (log, 0, 3, &count));
+    //  A newer event in the same slot.
+    items[0].seq = 7 + CABI_MATCHLOG_SLOTS;
+    meta[0].cloud_matches = 1;
+    batch.count = 1;
+    cabi_matchlog_put (log, &batch, 3);
+    ck_assert (!cabi_matchlog_get (log, 7, 3, &count));
+    ck_assert (cabi_matchlog_get (log, 7 + CABI_MATCHLOG_SLOTS, 3, &count));
+    ck_assert_uint_eq (count, 1);
+    ck_assert (!cabi_matchlog_get (NULL, 7, 3, &count));
+    cabi_matchlog_put (NULL, &batch, 3);
+    cabi_matchlog_destroy (&log);
+    cabi_matchlog_destroy (&log);
+    ck_assert_ptr_null (log);
+}
+END_TEST
+
+//  A rule document: every monitor event, LOW ones, HIGH ones (log targets).
+static json_t *
+s_rules (bool with_low)
+{
+    json_t *rules = json_pack (
+        "{s:[{s:s,s:{s:[s]},s:[{s:s,s:s,s:s}]},{s:s,s:{s:{s:[s]}},s:[{s:s,s:s,s:s}]}]}", "rules",
+        "name", "all-monitor", "event_pattern", "source", "cabruca.agents.monitor", "targets", "id",
+        "log", "type", "log", "path", "logs/all.jsonl", "name", "high", "event_pattern", "detail",
+        "severity", "HIGH", "targets", "id", "log", "type", "log", "path", "logs/high.jsonl");
+    ck_assert_ptr_nonnull (rules);
+    if (with_low) {
+        json_t *low = json_pack ("{s:s,s:{s:{s:[s]}},s:[{s:s,s:s,s:s}]}", "name", "low",
+                                 "event_pattern", "detail", "severity", "LOW", "targets", "id",
+                                 "log", "type", "log", "path", "logs/low.jsonl");
+        ck_assert_int_eq (json_array_append_new (json_object_get (rules, "rules"), low), 0);
+    }
+    return rules;
+}
+
+//  The mirror-status "cloud_matches" counts, once they add up to total
+//  (the worker publishes them a moment after its decisions).
+static void
+s_wait_cloud_matches (const char *endpoint, json_int_t total, json_int_t *from_broker_p,
+                      json_int_t *by_worker_p)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        json_t *reply = s_control (endpoint, "{\"op\":\"mirror-status\"}");
+        *from_broker_p = s_int (reply, "cloud_matches", "from_broker", NULL, NULL);
+        *by_worker_p = s_int (reply, "cloud_matches", "by_worker", NULL, NULL);
+        json_decref (reply);
+        if (*from_broker_p + *by_worker_p == total)
+            return;
+        zclock_sleep (50);
+    }
+    ck_abort_msg ("cloud matches: %lld from the broker + %lld by the worker, not %lld",
+                  (long long)*from_broker_p, (long long)*by_worker_p, (long long)total);
+}
+
+//  A subscriber that acknowledges everything.
+static int
+s_ack_all (cab_client_t *client, const cab_client_delivery_t *delivery, void *arg)
+{
+    (void)client;
+    (void)delivery;
+    (void)arg;
+    return 0;
+}
+
+//  The broker's rules are the cloud rules: the worker takes the broker's
+//  counts, which leave run-time subscriptions out, and follows a reload;
+//  the budget's month counts the same matches as the worker would.
+START_TEST (test_cloud_matches_from_broker)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    s_clock_set (S_TEN_THIRTY);
+    cab_broker_config_t *config = s_config (&fixture, NULL);
+    config->rules_document = s_rules (true);
+    const char *endpoint = fixture_start (&fixture, config);
+    //  A subscription matching every monitor event: routed, not a cloud rule.
+    cab_client_t *consumer = cab_client_new (endpoint, "ops", NULL);
+    ck_assert_ptr_nonnull (consumer);
+    json_t *options = json_pack ("{s:{s:[s]}}", "pattern", "source", "cabruca.agents.monitor");
+    ck_assert_int_eq (
+        cab_client_subscribe (consumer, "watch", options, s_ack_all, NULL, 5000, NULL), CAB_OK);
+    json_decref (options);
+    cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
+    ck_assert_ptr_nonnull (client);
+    s_publish (client, 5);
+    //  LOW events: all-monitor and low, 2 each.
+    ck_assert (s_wait_budget (endpoint, "month", "events", NULL, NULL, 5));
+    ck_assert (s_wait_budget (endpoint, "month", "rule_matches", NULL, NULL, 10));
+    json_int_t from_broker = 0, by_worker = 0;
+    s_wait_cloud_matches (endpoint, 5, &from_broker, &by_worker);
+    ck_assert_int_ge (from_broker, 1);
+
+    //  New rules (low gone): 1 match each from now on.
+    json_t *rules = s_rules (false);
+    ck_assert_int_eq (cab_broker_set_rules (fixture.broker, rules, NULL), CAB_OK);
+    json_decref (rules);
+    s_publish (client, 5);
+    ck_assert (s_wait_budget (endpoint, "month", "events", NULL, NULL, 10));
+    ck_assert (s_wait_budget (endpoint, "month", "rule_matches", NULL, NULL, 15));
+    json_int_t from_broker_after = 0;
+    s_wait_cloud_matches (endpoint, 10, &from_broker_after, &by_worker);
+    ck_assert_int_gt (from_broker_after, from_broker);
+    cab_client_destroy (&client);
+    cab_client_destroy (&consumer);
+    fixture_fini (&fixture);
+}
+END_TEST
+
+//  A budget policy that selects by rule name needs the names: the worker
+//  matches every event itself, with the same counts.
+START_TEST (test_cloud_matches_by_worker)
+{
+    fixture_t fixture;
+    fixture_init (&fixture);
+    s_clock_set (S_TEN_THIRTY);
+    cab_broker_config_t *config =
+        s_config (&fixture, "{\"policies\":[{\"rule\":\"high\",\"policy\":\"shed\"}]}");
+    config->rules_document = s_rules (true);
+    const char *endpoint = fixture_start (&fixture, config);
+    cab_client_t *client = cab_client_new (endpoint, "monitor-001", NULL);
+    ck_assert_ptr_nonnull (client);
+    s_publish (client, 4);
+    ck_assert (s_wait_budget (endpoint, "month", "rule_matches", NULL, NULL, 8));
+    json_int_t from_broker = 0, by_worker = 0;
+    s_wait_cloud_matches (endpoint, 4, &from_broker, &by_worker);
+    ck_assert_int_eq (from_broker, 0);
+    cab_client_destroy (&client);
+    fixture_fini (&fixture);
+}
+END_TEST
+
 int
 main (void)
 {
@@ -394,6 +566,9 @@ main (void)
     tcase_add_test (tcase, test_caps_defer_to_next_hour);
     tcase_add_test (tcase, test_budget_reload);
     tcase_add_test (tcase, test_mirror_off);
+    tcase_add_test (tcase, test_matchlog);
+    tcase_add_test (tcase, test_cloud_matches_from_broker);
+    tcase_add_test (tcase, test_cloud_matches_by_worker);
     suite_add_tcase (suite, tcase);
     SRunner *runner = srunner_create (suite);
     srunner_run_all (runner, CK_NORMAL);
