@@ -50,7 +50,7 @@ args_for () {
     bench_ingest) [ -n "$quick" ] && echo "-n 40000 -r 1 -l 2 -S 0 -G 2000,20000" ||
         echo "-n 200000 -r 5 -l 5 -S 1000000 -G 1000,2000,5000,10000,20000" ;;
     bench_delivery) [ -n "$quick" ] && echo "-r 1 -n 20000 -R 10000 -s 2" ||
-        echo "-r 3 -n 100000 -R 10000 -s 10" ;;
+        echo "-r 5 -n 100000 -R 10000 -s 10" ;;
     bench_startup) [ -n "$quick" ] && echo "-r 3" || echo "-r 7" ;;
     bench_dashboard) [ -n "$quick" ] && echo "-n 20000 -q 20" || echo "-n 1000000 -q 20" ;;
     bench_dashboard_queries) [ -n "$quick" ] && echo "-n 20000 -q 5" || echo "-n 1000000 -q 20" ;;
