@@ -288,7 +288,7 @@ s_replay_event (const cab_store_record_t *record, void *arg)
     for (size_t index = 0; index < count; index++) {
         const cab_rule_t *rule = cab_rules_get (self->rules, self->matches[index]);
         if (!rule || (replay->rule && strcmp (rule->name, replay->rule) != 0) ||
-            (!replay->rule && strncmp (rule->name, "sub:", 4) == 0))
+            (!replay->rule && cab_rules_is_subscription (rule->name)))
             continue;
         if (!text && !(text = cabi_text_new (record->text, record->length, 0)))
             break;

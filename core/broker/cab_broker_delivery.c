@@ -310,15 +310,17 @@ cabi_delivery_dead (cabi_broker_t *self, cabi_delivery_t *d, const char *reason,
 static const cab_rule_target_t *
 s_orphan_target (cabi_broker_t *self, const char *rule, cab_rules_t **rules_p)
 {
-    if (strncmp (rule, "sub:", 4) != 0 || !cabi_proto_queue_valid (rule + 4))
+    if (!cab_rules_is_subscription (rule))
         return NULL;
-    cab_rules_t *rules = (cab_rules_t *)zhashx_lookup (self->orphans, rule + 4);
+    const char *queue = rule + strlen (CAB_RULES_SUBSCRIPTION_PREFIX);
+    if (!cabi_proto_queue_valid (queue))
+        return NULL;
+    cab_rules_t *rules = (cab_rules_t *)zhashx_lookup (self->orphans, queue);
     if (!rules) {
         rules = cab_rules_new_empty ();
         json_t *never = json_pack ("{s:[s]}", "source", "cabruca.broker.never");
-        if (!rules || !never ||
-            cab_rules_add_subscription (rules, rule + 4, never, NULL) != CAB_OK ||
-            zhashx_insert (self->orphans, rule + 4, rules) != 0) {
+        if (!rules || !never || cab_rules_add_subscription (rules, queue, never, NULL) != CAB_OK ||
+            zhashx_insert (self->orphans, queue, rules) != 0) {
             cab_rules_unref (&rules);
             json_decref (never);
             return NULL;

@@ -102,7 +102,7 @@ cabi_route_item (cabi_broker_t *self, cabi_batch_t *batch, cabi_batch_meta_t *me
         const cab_rule_t *rule = cab_rules_get (self->rules, self->matches[index]);
         //  The rule document's rules: what the mirror's budget counts.
         if (rule && meta->cloud_matches != CABI_MATCHES_UNKNOWN &&
-            strncmp (rule->name, "sub:", 4) != 0)
+            !cab_rules_is_subscription (rule->name))
             meta->cloud_matches++;
         for (size_t target = 0; rule && target < rule->target_count; target++) {
             cab_store_route_t *route = cabi_routes_add (&batch->item_routes, self->rules,

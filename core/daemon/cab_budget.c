@@ -214,10 +214,7 @@ s_policy (cab_budget_t *self, const cab_budget_event_t *event, int *index_p)
 bool
 cab_budget_uses_rule_names (const cab_budget_t *self)
 {
-    for (size_t index = 0; self && index < self->policy_count; index++)
-        if (self->policies[index].rule)
-            return true;
-    return false;
+    return self && self->rule_policies;
 }
 
 //  The earliest time the limits hit may have room again.

@@ -267,6 +267,7 @@ s_parse_policies (cab_budget_t *self, const json_t *list, cab_error_t *error)
             status = s_selector (item, "detail_type", path, &policy->detail_type, error);
         if (status == CAB_OK)
             status = s_selector (item, "rule", path, &policy->rule, error);
+        self->rule_policies |= policy->rule != NULL;
         if (status == CAB_OK)
             status = s_parse_action (item, path, policy, error);
         if (status != CAB_OK)
@@ -463,5 +464,6 @@ cabi_budget_config_free (cab_budget_t *self)
         free (self->policies[index].rule);
     }
     self->policy_count = 0;
+    self->rule_policies = false;
     cab_ruleset_destroy (&self->always);
 }

@@ -68,6 +68,7 @@ struct _cab_budget_t {
     int64_t default_hour_cap, default_day_cap;
     cabi_policy_t policies[CAB_BUDGET_POLICIES_MAX];
     size_t policy_count;
+    bool rule_policies;         //  a policy has a "rule" selector
     cabi_policy_t default_policy;
     cab_ruleset_t *always;      //  always_mirror patterns, or NULL for none
     size_t always_count;

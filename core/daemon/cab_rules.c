@@ -846,7 +846,7 @@ cab_rules_add_subscription (cab_rules_t *self, const char *queue, const json_t *
         return cab_error_set (error, CAB_ERR_INVALID_ARGUMENT, NULL,
                               "a subscription needs a pattern object");
     char name[CAB_RULE_NAME_MAX + 8];
-    snprintf (name, sizeof name, "sub:%s", queue);
+    snprintf (name, sizeof name, CAB_RULES_SUBSCRIPTION_PREFIX "%s", queue);
     cab_rule_t *existing = (cab_rule_t *)cab_rules_find (self, name);
     if (existing) {
         //  OR the new pattern with the old ones, as the rule set does.
@@ -903,4 +903,11 @@ cab_rules_add_subscription (cab_rules_t *self, const char *queue, const json_t *
         s_rule_free (rule);
     }
     return rc;
+}
+
+bool
+cab_rules_is_subscription (const char *name)
+{
+    size_t length = strlen (CAB_RULES_SUBSCRIPTION_PREFIX);
+    return name && strncmp (name, CAB_RULES_SUBSCRIPTION_PREFIX, length) == 0;
 }

@@ -162,6 +162,14 @@ cab_status_t
     cab_rules_match (cab_rules_t *self, const char *text, size_t length, size_t *matches,
                      size_t capacity, size_t *count_p, cab_error_t *error);
 
+//  The name prefix of run-time subscription rules ("sub:<queue>").
+#define CAB_RULES_SUBSCRIPTION_PREFIX "sub:"
+
+//  Return true when name is a run-time subscription's rule name (it
+//  starts with CAB_RULES_SUBSCRIPTION_PREFIX); false otherwise and on NULL.
+bool
+    cab_rules_is_subscription (const char *name);
+
 //  Add a run-time subscription rule named "sub:<queue>": one AGENT target
 //  (id "queue") to queue, with pattern (borrowed; copied), default retry
 //  policy and the standard DLQ. Adding the same queue again ORs the
