@@ -407,7 +407,18 @@ cabi_delivery_payload (cabi_broker_t *self, cabi_delivery_t *d, char **owned_p, 
     return CAB_OK;
 }
 
-//  Hand d to the sender. Returns false when it cannot (then d is handled).
+//  A job's reference to the event text it borrows (released when the job
+//  is destroyed: in the broker thread, or in the sender's while
+//  cab_sender_destroy waits for it).
+static void
+s_release_text (void *arg)
+{
+    cabi_text_t *text = (cabi_text_t *)arg;
+    cabi_text_unref (&text);
+}
+
+//  Hand d to the sender (the event text itself when the target sends it
+//  as it is, no copy), or handle the failure.
 static void
 s_send_job (cabi_broker_t *self, cabi_delivery_t *d)
 {
@@ -420,12 +431,12 @@ s_send_job (cabi_broker_t *self, cabi_delivery_t *d)
         cabi_delivery_failed (self, d, error.text, error.code != CAB_ERR_NOMEM, false);
         return;
     }
-    if (!owned && (owned = (char *)malloc (size + 1))) {
-        memcpy (owned, data, size);
-        owned[size] = 0;
-    }
-    cab_send_job_t *job =
-        owned ? cab_send_job_new (d->id, d->target, d->rule->name, &owned, size) : NULL;
+    cab_send_job_t *job = NULL;
+    if (owned)
+        job = cab_send_job_new (d->id, d->target, d->rule->name, &owned, size);
+    else if ((job = cab_send_job_borrow (d->id, d->target, d->rule->name, data, size,
+                                         s_release_text, d->text)))
+        cabi_text_ref (d->text);
     if (!job || cab_sender_send (self->sender, job) != 0) {
         cab_send_job_destroy (&job);
         cabi_delivery_failed (self, d, "cannot hand the delivery to the sender", false, false);

@@ -28,8 +28,9 @@
 #include <czmq.h>
 #include <pthread.h>
 
-//  An event's text shared by its deliveries (refcounted, broker thread
-//  only). data holds length bytes and a NUL, then anything else allocated
+//  An event's text shared by its deliveries and the sender's jobs
+//  (refcounted, broker thread only: a job's reference is released in the
+//  sender's thread only while cab_sender_destroy waits for it). data holds length bytes and a NUL, then anything else allocated
 //  with it (the store item's fields).
 typedef struct {
     int refs;

@@ -406,7 +406,8 @@ cabi_delivery_setup (cabi_broker_t *self, cab_error_t *error)
 void
 cabi_delivery_teardown (cabi_broker_t *self)
 {
-    //  The sender first: the jobs it abandons borrow targets of our rules.
+    //  The sender first: the jobs it abandons borrow targets of our rules
+    //  (and hold references to event texts, released as they go).
     cab_sender_destroy (&self->sender);
     //  Consumers and queues, then what is still held (PENDING in the store).
     zhashx_destroy (&self->queues);

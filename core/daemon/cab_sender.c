@@ -70,7 +70,8 @@ cab_send_job_new (int64_t delivery, const cab_rule_target_t *target, const char 
     job->target = target;
     job->rule_name = rule_name;
     if (payload_p) {
-        job->payload = *payload_p;
+        job->owned = *payload_p;
+        job->payload = job->owned;
         *payload_p = NULL;
     }
     job->size = job->payload ? size : 0;
@@ -78,11 +79,27 @@ cab_send_job_new (int64_t delivery, const cab_rule_target_t *target, const char 
     return job;
 }
 
+cab_send_job_t *
+cab_send_job_borrow (int64_t delivery, const cab_rule_target_t *target, const char *rule_name,
+                     const char *data, size_t size, void (*release) (void *arg), void *arg)
+{
+    cab_send_job_t *job = cab_send_job_new (delivery, target, rule_name, NULL, 0);
+    if (!job)
+        return NULL;
+    job->payload = data;
+    job->size = data ? size : 0;
+    job->release = release;
+    job->release_arg = arg;
+    return job;
+}
+
 void
 cab_send_job_destroy (cab_send_job_t **job_p)
 {
     if (job_p && *job_p) {
-        free ((*job_p)->payload);
+        if ((*job_p)->release)
+            (*job_p)->release ((*job_p)->release_arg);
+        free ((*job_p)->owned);
         free (*job_p);
         *job_p = NULL;
     }

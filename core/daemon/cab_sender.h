@@ -59,8 +59,12 @@ typedef struct {
     int64_t delivery;                   //  in: delivery id (opaque to the sender)
     const cab_rule_target_t *target;    //  in: borrowed; the broker keeps its cab_rules_t alive
     const char *rule_name;              //  in: borrowed, same lifetime
-    char *payload;                      //  in: owned by the job (already transformed)
+    const char *payload;                //  in: the bytes to deliver (already transformed)
     size_t size;                        //  in: payload bytes
+    char *owned;                        //  the job's own copy (payload points into it), or
+                                        //  NULL while the payload is borrowed
+    void (*release) (void *arg);        //  borrowed payload: called once, by the destroy
+    void *release_arg;
     cab_status_t status;                //  out: CAB_OK delivered, else the failure
     bool permanent;                     //  out: retrying cannot help
     char error[256];                    //  out: readable reason ("" on success)
@@ -75,8 +79,20 @@ cab_send_job_t *
     cab_send_job_new (int64_t delivery, const cab_rule_target_t *target, const char *rule_name,
                       char **payload_p, size_t size);
 
-//  Destroy a job (free its payload and itself: a job built by hand must be
-//  malloc'd, its payload too) and null the pointer; safe on NULL.
+//  Create a job that borrows its payload: data (size bytes and a NUL after
+//  them) must stay as it is until release (arg) is called, once, by
+//  cab_send_job_destroy; release may be NULL. No backend writes to a
+//  borrowed payload (one that must change it takes its own copy into
+//  owned). The destroy runs in the owner's thread, or in the sender's while
+//  cab_sender_destroy waits for it. Returns a new job the caller owns, or
+//  NULL when out of memory (then release is not called).
+cab_send_job_t *
+    cab_send_job_borrow (int64_t delivery, const cab_rule_target_t *target, const char *rule_name,
+                         const char *data, size_t size, void (*release) (void *arg), void *arg);
+
+//  Destroy a job (free its own payload, call the release of a borrowed one,
+//  free the job: a job built by hand must be malloc'd, its owned payload
+//  too) and null the pointer; safe on NULL.
 void
     cab_send_job_destroy (cab_send_job_t **job_p);
 

@@ -269,7 +269,7 @@ s_write_path (s_log_t *self, const char *path, cab_target_task_t **tasks, size_t
             int64_t line = (int64_t)job->size + 1;
             if (lines > 0 && s_rotates (job->target, end, line))
                 break;
-            parts[2 * lines].iov_base = job->payload ? job->payload : (char *)"";
+            parts[2 * lines].iov_base = (char *)(job->payload ? job->payload : "");
             parts[2 * lines].iov_len = job->size;
             parts[2 * lines + 1].iov_base = (char *)"\n";
             parts[2 * lines + 1].iov_len = 1;
@@ -342,6 +342,15 @@ s_on_flush (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+//  Each byte of text[0..size) equal to byte becomes a space.
+static void
+s_blank (char *text, size_t size, char byte)
+{
+    for (char *at = (char *)memchr (text, byte, size); at;
+         at = (char *)memchr (at + 1, byte, size - (size_t)(at + 1 - text)))
+        *at = ' ';
+}
+
 //  Queue a task for the next write; false when out of memory.
 static bool
 s_push (s_log_t *self, cab_target_task_t *task)
@@ -376,13 +385,27 @@ s_log_start (void *state, cab_target_task_t *task)
         return;
     }
     //  One line per event (memchr: a byte loop here was the sender's
-    //  largest cost per 1 KB line).
-    char *payload = job->payload;
-    size_t size = payload ? job->size : 0;
-    for (const char *breaks = "\n\r"; size > 0 && *breaks; breaks++)
-        for (char *at = (char *)memchr (payload, *breaks, size); at;
-             at = (char *)memchr (at + 1, *breaks, size - (size_t)(at + 1 - payload)))
-            *at = ' ';
+    //  largest cost per 1 KB line). A borrowed payload is not ours to
+    //  change: one with line breaks is copied first.
+    size_t size = job->payload ? job->size : 0;
+    bool breaks =
+        size > 0 && (memchr (job->payload, '\n', size) || memchr (job->payload, '\r', size));
+    if (breaks && job->payload != job->owned) {
+        char *copy = (char *)malloc (size + 1);
+        if (!copy) {
+            cab_target_fail (job, CAB_ERR_NOMEM, false, "out of memory in the log target");
+            self->env.done (task, self->env.arg);
+            return;
+        }
+        memcpy (copy, job->payload, size);
+        copy[size] = 0;
+        job->owned = copy;
+        job->payload = copy;
+    }
+    if (breaks) {
+        s_blank (job->owned, size, '\n');
+        s_blank (job->owned, size, '\r');
+    }
     if (!s_push (self, task)) {
         cab_target_fail (job, CAB_ERR_NOMEM, false, "out of memory in the log target");
         self->env.done (task, self->env.arg);

@@ -766,6 +766,62 @@ START_TEST (test_log_append)
 }
 END_TEST
 
+//  A borrowed payload's release, counted.
+static void
+s_count_release (void *arg)
+{
+    (*(int *)arg)++;
+}
+
+START_TEST (test_log_borrowed)
+{
+    zactor_t *sender = cab_sender_new ();
+    cab_rule_target_t target = s_target (CAB_TARGET_LOG);
+    target.path = (char *)s_path ("borrowed.jsonl");
+    //  Line breaks in a borrowed payload: the line has spaces, the lender's
+    //  bytes stay as they were.
+    static const char lent[] = "{\"n\":\r\n1}";
+    int released = 0;
+    cab_send_job_t *job =
+        cab_send_job_borrow (1, &target, "rule", lent, sizeof lent - 1, s_count_release, &released);
+    ck_assert_ptr_nonnull (job);
+    ck_assert_int_eq (cab_sender_send (sender, job), 0);
+    job = s_recv (sender, 5000);
+    ck_assert_ptr_nonnull (job);
+    ck_assert_int_eq (job->status, CAB_OK);
+    ck_assert_str_eq (lent, "{\"n\":\r\n1}");
+    ck_assert_int_eq (released, 0);
+    cab_send_job_destroy (&job);
+    ck_assert_int_eq (released, 1);
+    //  Without line breaks: written from the lender's bytes.
+    static const char plain[] = "{\"n\":2}";
+    job = cab_send_job_borrow (2, &target, "rule", plain, sizeof plain - 1, s_count_release,
+                               &released);
+    ck_assert_int_eq (cab_sender_send (sender, job), 0);
+    job = s_recv (sender, 5000);
+    ck_assert_ptr_nonnull (job);
+    ck_assert_int_eq (job->status, CAB_OK);
+    ck_assert_ptr_null (job->owned);
+    cab_send_job_destroy (&job);
+    ck_assert_int_eq (released, 2);
+    char *text = s_slurp (target.path, NULL);
+    ck_assert_str_eq (text, "{\"n\":  1}\n{\"n\":2}\n");
+    free (text);
+    //  A job still running when the sender stops is released with it.
+    cab_rule_target_t slow = s_target (CAB_TARGET_COMMAND);
+    char *argv[] = {(char *)"sh", (char *)"-c", (char *)"exec sleep 30", NULL};
+    slow.argv = argv;
+    slow.argc = 3;
+    job =
+        cab_send_job_borrow (3, &slow, "rule", plain, sizeof plain - 1, s_count_release, &released);
+    ck_assert_int_eq (cab_sender_send (sender, job), 0);
+    zclock_sleep (100);
+    ck_assert_int_eq (released, 2);
+    cab_sender_destroy (&sender);
+    ck_assert_int_eq (released, 3);
+}
+END_TEST
+
 START_TEST (test_log_rotation)
 {
     zactor_t *sender = cab_sender_new ();
@@ -1030,6 +1086,7 @@ main (void)
     tcase_add_checked_fixture (tcase, s_setup, s_teardown);
     tcase_set_timeout (tcase, 60);
     tcase_add_test (tcase, test_log_append);
+    tcase_add_test (tcase, test_log_borrowed);
     tcase_add_test (tcase, test_log_rotation);
     tcase_add_test (tcase, test_log_unwritable);
     tcase_add_test (tcase, test_log_batch);
