@@ -260,6 +260,7 @@ s_regex (s_site_t *site, const char *where_keyword, const char *source, size_t l
         snprintf (text, sizeof text, "not a valid ECMA-262 regular expression: %s", reason);
         return s_invalid (site, where_keyword, text);
     }
+    regex->simple = cabi_schema_simple_compile (site->arena, source, length);
     schema->regexes[schema->regex_count++] = regex;
     *out = regex;
     return CAB_OK;

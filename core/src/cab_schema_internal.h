@@ -65,9 +65,13 @@ typedef struct {
     size_t left;
 } cabi_arena_t;
 
+//  A pattern of ASCII classes with counts (cab_schema_simple.c).
+typedef struct cabi_simple_s cabi_simple_t;
+
 //  A compiled ECMA-262 regular expression.
 typedef struct {
     pcre2_code *code;
+    cabi_simple_t *simple; //  The same pattern matched without PCRE2, or NULL
     const char *source; //  As written in the schema (arena)
 } cabi_regex_t;
 
@@ -298,6 +302,18 @@ cabi_schema_json_hash (const json_t *value, int depth, int *ok);
 //  Depth of a JSON value up to limit + 1.
 int
 cabi_schema_json_depth (const json_t *value, int limit);
+//  ---- Simple patterns (cab_schema_simple.c) ----
+//  The pattern source[0..length) (one PCRE2 compiled) as atoms in arena
+//  when it is "^", ASCII literals and classes with counts, perhaps "$",
+//  and one greedy pass matches it exactly; NULL otherwise (or out of
+//  memory): PCRE2 then matches it.
+cabi_simple_t *
+cabi_schema_simple_compile (cabi_arena_t *arena, const char *source, size_t length);
+//  Whether subject[0..length) matches, as pcre2_match with PCRE2_UTF would
+//  say (a subject that is not UTF-8 matches nothing).
+bool
+cabi_schema_simple_match (const cabi_simple_t *simple, const char *subject, size_t length);
+
 //  Number of Unicode code points in a UTF-8 string.
 size_t
 cabi_schema_utf8_length (const char *text, size_t length);

@@ -15,7 +15,9 @@
       - PCRE-only syntax is rejected as not ECMA-262: escapes such as \A \Z
         \z \G \K \R \h \Q, possessive quantifiers, atomic groups, inline
         flags, recursion and conditionals.
-    Matching uses one cached match-data block per schema (taken with an
+    The common simple patterns (anchored ASCII classes with counts) are
+    matched without PCRE2 (cab_schema_simple.c). Other matching uses one
+    cached match-data block per schema (taken with an
     atomic flag, so concurrent validations allocate their own) and a match
     limit against catastrophic backtracking. No JIT: schema patterns are
     short, the interpreter measured as fast on events (tests/bench), and
@@ -300,6 +302,8 @@ int
 cabi_schema_regex_match (cab_schema_t *schema, const cabi_regex_t *regex, const char *subject,
                          size_t length)
 {
+    if (regex->simple)
+        return cabi_schema_simple_match (regex->simple, subject, length) ? 1 : 0;
     pcre2_match_data *data = NULL;
     bool cached = !atomic_flag_test_and_set (&schema->match_data_busy);
     if (cached) {

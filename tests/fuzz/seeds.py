@@ -106,6 +106,37 @@ for path in sorted(glob.glob(os.path.join(JSTS, 'tests/draft7/*.json')))[:12]:
                               compact(test['data'])))
 write('schema_validate', instances)
 
+#  schema_regex: every pattern of the shipped schemas, "\n", a subject.
+def schema_patterns(value):
+    if isinstance(value, dict):
+        for key, member in value.items():
+            if key == 'pattern' and isinstance(member, str):
+                yield member
+            else:
+                yield from schema_patterns(member)
+    elif isinstance(value, list):
+        for member in value:
+            yield from schema_patterns(member)
+
+
+regex_patterns = []
+for path in sorted(glob.glob(os.path.join(TOP, 'schemas', '*.json')) +
+                   glob.glob(os.path.join(TOP, 'schemas', 'events', '*.json')) +
+                   glob.glob(os.path.join(TOP, 'schemas', 'config', '*.json'))):
+    for pattern in schema_patterns(json.load(open(path, encoding='utf-8'))):
+        if pattern not in regex_patterns:
+            regex_patterns.append(pattern)
+subjects = ['', '0190c6f5-8f4b-7a3c-9d2e-1f0a2b3c4d5e', 'monitor-001', '1.0', 'aws.ec2',
+            'sa-east-1', '2026-11-23T07:00:00.5Z', 'abc1234', 'https://x', 'disk_full',
+            'ipc:///tmp/x', 'caf\u00e9']
+regex_seeds = []
+for number, pattern in enumerate(regex_patterns):
+    for index, subject in enumerate(subjects):
+        regex_seeds.append(('%d-%d' % (number, index), pattern + '\n' + subject))
+    regex_seeds.append(('%d-bad-utf8' % number, pattern.encode('utf-8') + b'\n' +
+                        subjects[number % len(subjects)].encode('utf-8') + b'\xff'))
+write('schema_regex', regex_seeds)
+
 patterns = []
 match_events = []
 for base, number, case in pattern_cases():
