@@ -12,13 +12,15 @@
     else, so every match ends the run where the pass does.
 
     Accepted (ECMA-262 with the meaning cab_schema_regex.c gives it):
-      "^" ATOM* "$"?      the "^" first; a "$" only last
+      "^" (ATOM | GROUP)* "$"?      the "^" first; a "$" only last
       ATOM   = (LITERAL | "\" PUNCT | "\d" | "\w" | CLASS) QUANT?
+      GROUP  = "(" "?:"? ATOM+ ")?"  optional, its first atom taking one
+               byte at least, which decides whether it is there
       CLASS  = "[" (ITEM | ITEM "-" ITEM | "\d" | "\w")+ "]", not negated
       QUANT  = "*" | "+" | "?" | "{n}" | "{n,}" | "{n,m}" (n, m <= 65535),
                greedy (a lazy or possessive mark is not accepted)
     with every literal and item a printable ASCII byte. Anything else
-    (groups, alternation, ".", negated classes, \s \b \u..., non-ASCII
+    (other groups, alternation, ".", negated classes, \s \b \u..., non-ASCII
     bytes, a pattern that fails the condition above) is left to PCRE2, which
     compiles every pattern anyway (its errors are the schema's).
 
@@ -38,8 +40,9 @@
 #define S_COUNT_MAX 65535
 
 typedef struct {
-    uint64_t set[2];  //  ASCII bytes the atom takes
+    uint64_t set[2];  //  ASCII bytes the atom takes (a group: its first atom's)
     uint32_t min, max;
+    uint32_t group;  //  > 0: an optional group of the next `group` atoms
 } s_atom_t;
 
 struct cabi_simple_s {
@@ -221,21 +224,67 @@ s_atom (const char **at, const char *end, s_atom_t *atom)
     return true;
 }
 
+//  An optional group after its "(" (at): "?:" perhaps, atoms, ")?". Its
+//  atoms go to atoms[1..], the group itself to atoms[0]; *count_p is the
+//  room there, then the atoms used.
+static bool
+s_group (const char **at, const char *end, s_atom_t *atoms, size_t *count_p)
+{
+    const char *p = *at;
+    if (end - p >= 2 && p[0] == '?' && p[1] == ':')
+        p += 2;
+    size_t inner = 0;
+    while (p < end && *p != ')') {
+        if (*p == '(' || *p == '|' || 1 + inner == *count_p)
+            return false;
+        if (!s_atom (&p, end, &atoms[1 + inner]))
+            return false;
+        inner++;
+    }
+    //  Entered on its first byte: that atom must take at least one.
+    if (p == end || inner == 0 || atoms[1].min == 0 || end - p < 2 || p[1] != '?')
+        return false;
+    p += 2;
+    if (p < end && (*p == '?' || *p == '+'))
+        return false;
+    memset (&atoms[0], 0, sizeof atoms[0]);
+    memcpy (atoms[0].set, atoms[1].set, sizeof atoms[0].set);
+    atoms[0].max = 1;
+    atoms[0].group = (uint32_t)inner;
+    *count_p = 1 + inner;
+    *at = p;
+    return true;
+}
+
+//  Nothing from atoms[from] on that may come next shares a byte with set
+//  (an optional group offers its first atom's bytes, then is passed).
+static bool
+s_disjoint (const s_atom_t *atoms, size_t count, size_t from, const uint64_t set[2])
+{
+    for (size_t next = from; next < count; next++) {
+        if ((set[0] & atoms[next].set[0]) || (set[1] & atoms[next].set[1]))
+            return false;
+        if (atoms[next].group)
+            next += atoms[next].group;
+        else if (atoms[next].min > 0)
+            break;
+    }
+    return true;
+}
+
 //  The greedy pass is exact: no variable atom shares a byte with what may
-//  follow it.
+//  follow it, and the first byte of an optional group decides whether it
+//  is there.
 static bool
 s_greedy_exact (const s_atom_t *atoms, size_t count)
 {
     for (size_t index = 0; index < count; index++) {
-        if (atoms[index].min == atoms[index].max)
-            continue;
-        for (size_t next = index + 1; next < count; next++) {
-            if ((atoms[index].set[0] & atoms[next].set[0]) ||
-                (atoms[index].set[1] & atoms[next].set[1]))
+        if (atoms[index].group) {
+            if (!s_disjoint (atoms, count, index + 1 + atoms[index].group, atoms[index].set))
                 return false;
-            if (atoms[next].min > 0)
-                break;
-        }
+        } else if (atoms[index].min != atoms[index].max &&
+                   !s_disjoint (atoms, count, index + 1, atoms[index].set))
+            return false;
     }
     return true;
 }
@@ -257,10 +306,25 @@ cabi_schema_simple_compile (cabi_arena_t *arena, const char *source, size_t leng
             anchored = true;
             break;
         }
-        if (count == S_ATOMS_MAX || !s_atom (&p, end, &atoms[count]))
+        if (count == S_ATOMS_MAX)
+            return NULL;
+        if (*p == '(') {
+            size_t used = S_ATOMS_MAX - count;
+            p++;
+            if (!s_group (&p, end, &atoms[count], &used))
+                return NULL;
+            count += used;
+            continue;
+        }
+        if (!s_atom (&p, end, &atoms[count]))
             return NULL;
         count++;
     }
+    //  Without "$" a group that is entered and fails may still be skipped
+    //  by a match of a shorter prefix: not one pass.
+    for (size_t index = 0; !anchored && index < count; index++)
+        if (atoms[index].group)
+            return NULL;
     if (!s_greedy_exact (atoms, count))
         return NULL;
     cabi_simple_t *simple = (cabi_simple_t *)cabi_schema_arena_alloc (
@@ -298,6 +362,12 @@ cabi_schema_simple_match (const cabi_simple_t *simple, const char *subject, size
     size_t at = 0;
     for (size_t index = 0; index < simple->count; index++) {
         const s_atom_t *atom = &simple->atoms[index];
+        if (atom->group) {
+            //  In it on its first byte, else past it.
+            if (at == length || !s_has (atom, text[at]))
+                index += atom->group;
+            continue;
+        }
         size_t taken = 0;
         while (taken < atom->max && at < length && s_has (atom, text[at])) {
             taken++;

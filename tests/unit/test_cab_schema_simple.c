@@ -181,6 +181,12 @@ START_TEST (test_schema_patterns)
     s_agree ("^[0-9]{12}$", 3000, account);
     const char *url[] = {"http://x", "https://x", "https:/", "ftp://", "http://\xff", NULL};
     s_agree ("^https?://", 3000, url);
+    const char *time[] = {"2026-11-23T07:00:00Z",           "2026-11-23T07:00:00.5Z",
+                          "2026-11-23T07:00:00.123456789Z", "2026-11-23T07:00:00.1234567890Z",
+                          "2026-11-23T07:00:00.Z",          "2026-11-23T07:00:00",
+                          "2026-11-23T07:00:00+00:00",      NULL};
+    s_agree ("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?Z$", 3000,
+             time);
     const char *dollar[] = {"$", "$x", "x$", "", NULL};
     s_agree ("^\\$", 3000, dollar);
 }
@@ -206,6 +212,12 @@ START_TEST (test_shapes)
     s_agree ("^[\\]\\[\\\\]+z$", 3000, brackets);
     s_agree ("^[ !~]{2}", 3000, NULL);
     s_agree ("^ab?c?d", 3000, NULL);
+    const char *groups[] = {"ad", "abcd", "abd", "acd", "abcbcd", "a", NULL};
+    s_agree ("^a(bc)?d$", 3000, groups);
+    const char *groups2[] = {"ae", "abbe", "abbcd", "abce", "ab", "acd", NULL};
+    s_agree ("^a(?:b+c?)?[de]$", 3000, groups2);
+    const char *groups3[] = {"x", "x1", "x1y", "xy", "x12y", NULL};
+    s_agree ("^x(?:[0-9]{2})?y?$", 3000, groups3);
     const char *runs[] = {"abg", "abcdezz", "abcdefz", "ag", "abzzz", NULL};
     s_agree ("^[a-f]{2,5}[g-z]{1,2}$", 3000, runs);
 }
@@ -236,6 +248,17 @@ START_TEST (test_left_to_pcre2)
         "^[a-z]+\\d?[a-z0-9]",  //
         "^[a-z]+\\d?[a-z]$",    //
         "^a{2}{3}$",            //  a quantifier of a quantifier
+        "^a(b)?b$",             //  a group that may be there or not before "b"
+        "^a(b?c)?$",            //  a group whose first atom may take nothing
+        "^a(b)??$",             //  lazy group
+        "^a(b)+$",              //  a group repeated
+        "^a(b)$",               //  a group that is not optional
+        "^a((b))?$",            //  nested
+        "^a(b|c)?$",            //  alternation in a group
+        "^a()?$",               //  empty group
+        "^a(bc)?",              //  without "$": "abx" matches "a" alone
+        "^[a-c]*(b)?$",         //  a run that may take the group's first byte
+        "^a(b[a-z]*)?z$",       //  a run in the group that may take what follows
         "",                     //  empty
     };
     for (size_t index = 0; index < sizeof others / sizeof others[0]; index++)
