@@ -15,7 +15,9 @@
       "^" (ATOM | GROUP)* "$"?      the "^" first; a "$" only last
       ATOM   = (LITERAL | "\" PUNCT | "\d" | "\w" | CLASS) QUANT?
       GROUP  = "(" "?:"? ATOM+ ")?"  optional, its first atom taking one
-               byte at least, which decides whether it is there
+               byte at least, which decides whether it is there: nothing
+               that may follow the group takes that byte, and the pattern
+               ends with "$" (else a shorter prefix could match without it)
       CLASS  = "[" (ITEM | ITEM "-" ITEM | "\d" | "\w")+ "]", not negated
       QUANT  = "*" | "+" | "?" | "{n}" | "{n,}" | "{n,m}" (n, m <= 65535),
                greedy (a lazy or possessive mark is not accepted)
