@@ -30,8 +30,9 @@
 
 //  An event's text shared by its deliveries and the sender's jobs
 //  (refcounted, broker thread only: a job's reference is released in the
-//  sender's thread only while cab_sender_destroy waits for it). data holds length bytes and a NUL, then anything else allocated
-//  with it (the store item's fields).
+//  sender's thread only while cab_sender_destroy waits for it). data holds
+//  length bytes and a NUL, then anything else allocated with it (the store
+//  item's fields).
 typedef struct {
     int refs;
     size_t length;
