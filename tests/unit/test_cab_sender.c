@@ -164,13 +164,31 @@ s_exists (const char *path)
     return stat (path, &st) == 0;
 }
 
+//  Whether pid is a zombie whose parent is not this process (dead, waiting
+//  for whoever inherited it to reap it: PID 1 may take its time).
+static bool
+s_zombie_not_ours (pid_t pid)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    char state = 0;
+    int parent = 0;
+    //  "PID (COMM) STATE PPID": the command has no spaces here (sh, sleep).
+    bool read = fscanf (file, "%*d %*s %c %d", &state, &parent) == 2;
+    fclose (file);
+    return read && state == 'Z' && parent != (int)getpid ();
+}
+
 //  The process is gone: not running, not a zombie of ours.
 static bool
 s_gone (pid_t pid, int timeout_ms)
 {
     int64_t deadline = s_now_ms () + timeout_ms;
     while (s_now_ms () < deadline) {
-        if (kill (pid, 0) != 0 && errno == ESRCH)
+        if ((kill (pid, 0) != 0 && errno == ESRCH) || s_zombie_not_ours (pid))
             return true;
         zclock_sleep (10);
     }
