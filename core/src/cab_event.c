@@ -38,23 +38,7 @@ struct _cab_event_t {
 static bool
 s_utf8_ok (const char *text)
 {
-    const unsigned char *bytes = (const unsigned char *)text;
-    size_t length = strlen (text);
-    for (size_t i = 0; i < length;) {
-        if (i + 8 <= length) {
-            uint64_t word;
-            memcpy (&word, bytes + i, 8);
-            if ((word & 0x8080808080808080ULL) == 0) {
-                i += 8;
-                continue;
-            }
-        }
-        size_t size = bytes[i] < 0x80 ? 1 : cabi_json_utf8_length (bytes + i, length - i);
-        if (size == 0)
-            return false;
-        i += size;
-    }
-    return true;
+    return cabi_json_utf8_valid ((const unsigned char *)text, strlen (text));
 }
 
 //  Length of the run at the start of bytes (at most length) that a string

@@ -104,6 +104,28 @@ cabi_json_utf8_length (const unsigned char *p, size_t avail)
     return 0;
 }
 
+//  Whether the n bytes at p are all UTF-8 (NUL bytes included): eight
+//  ASCII bytes at a time, each other sequence by cabi_json_utf8_length.
+static inline bool
+cabi_json_utf8_valid (const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (i + 8 <= n) {
+            uint64_t word;
+            memcpy (&word, p + i, 8);
+            if ((word & 0x8080808080808080ULL) == 0) {
+                i += 8;
+                continue;
+            }
+        }
+        size_t size = p[i] < 0x80 ? 1 : cabi_json_utf8_length (p + i, n - i);
+        if (size == 0)
+            return false;
+        i += size;
+    }
+    return true;
+}
+
 //  Where and why cabi_json_parse refused a text.
 typedef struct {
     cab_status_t code;  //  CAB_ERR_INVALID_JSON or CAB_ERR_NOMEM

@@ -207,14 +207,11 @@ s_atom (const char **at, const char *end, s_atom_t *atom)
         if (!s_class (&p, end, atom))
             return false;
     } else if (*p == '\\') {
-        if (++p == end)
+        int c;  //  an escape is read as in a class
+        if (!s_item (&p, end, atom, &c))
             return false;
-        if (!s_shorthand (atom, *p)) {
-            if (!s_punct (*p))
-                return false;
-            s_add (atom, (unsigned char)*p, (unsigned char)*p);
-        }
-        p++;
+        if (c >= 0)
+            s_add (atom, (unsigned char)c, (unsigned char)c);
     } else if (s_printable (*p) && !strchr ("^$.|?*+()[]{}", *p)) {
         s_add (atom, (unsigned char)*p, (unsigned char)*p);
         p++;
@@ -339,24 +336,6 @@ cabi_schema_simple_compile (cabi_arena_t *arena, const char *source, size_t leng
     return simple;
 }
 
-//  The bytes are UTF-8 (as PCRE2_UTF requires of a whole subject).
-static bool
-s_utf8 (const unsigned char *text, size_t length)
-{
-    size_t at = 0;
-    while (at < length) {
-        if (text[at] < 0x80) {
-            at++;
-            continue;
-        }
-        size_t step = cabi_json_utf8_length (text + at, length - at);
-        if (step == 0)
-            return false;
-        at += step;
-    }
-    return true;
-}
-
 bool
 cabi_schema_simple_match (const cabi_simple_t *simple, const char *subject, size_t length)
 {
@@ -380,5 +359,5 @@ cabi_schema_simple_match (const cabi_simple_t *simple, const char *subject, size
     }
     if (simple->anchored)
         return at == length;
-    return s_utf8 (text + at, length - at);
+    return cabi_json_utf8_valid (text + at, length - at);
 }
