@@ -244,7 +244,6 @@ START_TEST (test_flood)
             busy++;
         zmsg_destroy (&msg);
     }
-    ck_assert_int_gt (acks, 0);
     json_t *status = cab_broker_status (fixture.broker);
     json_int_t nacked_busy =
         json_integer_value (json_object_get (json_object_get (status, "nacked"), "Busy"));
@@ -258,6 +257,12 @@ START_TEST (test_flood)
     ck_assert_int_eq (received + no_session, total);
     ck_assert_int_eq (stored + nacked_busy, received);
     ck_assert_int_ge (acks + busy + dropped, received);
+    //  The window's worth taken in first is stored, whether or not its ACKs
+    //  reached a peer that outran its own reading (then they were dropped:
+    //  behind a full pipe while a slow commit held them).
+    ck_assert_int_ge (stored, 50);
+    if (dropped == 0)
+        ck_assert_int_gt (acks, 0);
     ck_assert_int_eq (json_integer_value (json_object_get (status, "in_flight")), 0);
     json_decref (status);
     zsock_destroy (&raw);
