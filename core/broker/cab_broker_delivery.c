@@ -21,9 +21,11 @@
     else PENDING again, its next attempt after a backoff with full jitter:
     uniform in [0, min(backoff_max, backoff_base * 2^(attempts-1))].
 
-    Every state change goes to the filling batch (group commit); a delivery
-    that leaves memory before its change commits is remembered as
-    "settling", so that a pass never reads its stale PENDING row back.
+    Every state change goes to the filling batch (group commit); a pass
+    never reads back the row of a delivery whose change has not committed
+    yet (it is in that batch or at the writer: cabi_delivery_unsettled), so
+    a delivery that leaves memory before its change commits is not made
+    again.
     Timers: one heap of deliveries by due time (next attempt, ack deadline);
     the broker's loop waits until the earliest (its zmq_poll timeout; the
     loop predates zloop here, and one heap serves any number of timers).
@@ -132,35 +134,28 @@ cabi_delivery_window_full (cabi_broker_t *self)
 }
 
 bool
-cabi_delivery_settling (cabi_broker_t *self, int64_t id)
+cabi_delivery_unsettled (cabi_broker_t *self, int64_t **ids_p, size_t *count_p)
 {
-    return zhashx_lookup (self->settling, CABI_ID_KEY (id)) != NULL;
-}
-
-void
-cabi_delivery_settle_add (cabi_broker_t *self, int64_t id, int count)
-{
-    uintptr_t have = (uintptr_t)zhashx_lookup (self->settling, CABI_ID_KEY (id));
-    have += (uintptr_t)count;
-    if (have)
-        zhashx_update (self->settling, CABI_ID_KEY (id), (void *)have);
-}
-
-//  One update of id committed (or dropped).
-static void
-s_settle_one (cabi_broker_t *self, int64_t id)
-{
-    cabi_delivery_t *d = cabi_delivery_find (self, id);
-    if (d) {
-        if (d->updates > 0)
-            d->updates--;
-        return;
-    }
-    uintptr_t have = (uintptr_t)zhashx_lookup (self->settling, CABI_ID_KEY (id));
-    if (have > 1)
-        zhashx_update (self->settling, CABI_ID_KEY (id), (void *)(have - 1));
-    else if (have == 1)
-        zhashx_delete (self->settling, CABI_ID_KEY (id));
+    //  The batch at the writer is only read there, as here: no race.
+    const cabi_batch_t *batches[] = {self->accum, self->at_writer};
+    size_t count = 0;
+    for (size_t index = 0; index < 2; index++)
+        count += batches[index] ? batches[index]->update_count : 0;
+    *ids_p = NULL;
+    *count_p = 0;
+    if (count == 0)
+        return true;
+    int64_t *ids = (int64_t *)malloc (count * sizeof *ids);
+    if (!ids)
+        return false;
+    size_t at = 0;
+    for (size_t index = 0; index < 2; index++)
+        for (size_t update = 0; batches[index] && update < batches[index]->update_count; update++)
+            ids[at++] = batches[index]->updates[update].id;
+    qsort (ids, count, sizeof *ids, cabi_id_order);
+    *ids_p = ids;
+    *count_p = count;
+    return true;
 }
 
 //  Record a state change of d in the filling batch.
@@ -171,9 +166,7 @@ s_update (cabi_broker_t *self, cabi_delivery_t *d, cab_delivery_state_t state, i
     if (cabi_batch_add_update (self->accum, d->id, state, attempts, next_ms, dlq, error) != 0) {
         //  The store keeps the old row: at worst a duplicate after a restart.
         zsys_error ("cabruca-broker: out of memory recording delivery %" PRId64, d->id);
-        return;
     }
-    d->updates++;
 }
 
 //  Forget a delivery held in memory (detached from lists by the caller).
@@ -181,8 +174,6 @@ void
 cabi_delivery_release (cabi_broker_t *self, cabi_delivery_t *d)
 {
     s_heap_remove (self, d);
-    if (d->updates > 0)
-        cabi_delivery_settle_add (self, d->id, d->updates);
     zhashx_delete (self->deliveries, CABI_ID_KEY (d->id));
     cab_rules_unref (&d->rules);
     cabi_text_unref (&d->text);
@@ -619,19 +610,16 @@ cabi_delivery_committed (cabi_broker_t *self, cabi_batch_t *batch)
         //  Not written: the state changes go again with the next batch --
         //  unless the broker is stopping (then the store keeps the older
         //  state: at worst a delivery is made again after the restart).
-        for (size_t index = 0; index < batch->update_count; index++) {
+        for (size_t index = 0; index < batch->update_count && !self->terminating; index++) {
             cab_delivery_update_t *u = &batch->updates[index];
-            if (self->terminating ||
-                cabi_batch_add_update (self->accum, u->id, u->state, u->attempts, u->next_ms,
+            if (cabi_batch_add_update (self->accum, u->id, u->state, u->attempts, u->next_ms,
                                        u->dlq, u->error) != 0)
-                s_settle_one (self, u->id);
+                zsys_error ("cabruca-broker: out of memory recording delivery %" PRId64, u->id);
         }
         if (batch->routes.count)
             cabi_control_replay_committed (self, batch->routes.count, batch->status);
         return;
     }
-    for (size_t index = 0; index < batch->update_count; index++)
-        s_settle_one (self, batch->updates[index].id);
     if (self->reload_after_commits > 0 && --self->reload_after_commits == 0)
         cabi_delivery_reload (self);
     for (size_t index = 0; index < batch->count; index++) {

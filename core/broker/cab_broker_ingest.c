@@ -492,6 +492,7 @@ s_dispatch_writer (cabi_broker_t *self)
     if (cabi_writer_send (self->writer, batch) != 0)
         return;  //  Try again on the next turn
     self->writer_busy = true;
+    self->at_writer = batch;
     self->dispatched_us = zclock_usecs ();
     if (self->accum_held)
         self->gap_holds++;
@@ -623,5 +624,6 @@ cabi_broker_answer (cabi_broker_t *self, cabi_batch_t *batch)
     cabi_delivery_committed (self, batch);
     cabi_batch_reset (batch);
     self->spare = batch;
+    self->at_writer = NULL;
     self->writer_busy = false;
 }

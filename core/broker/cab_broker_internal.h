@@ -322,7 +322,6 @@ typedef struct {
     struct _cabi_consumer_t *consumer;      //  FLIGHT to an agent
     void *handle;                           //  In a ready list or a consumer's flight list
     bool at_sender;                         //  FLIGHT to the sender
-    int updates;                            //  Its state changes not committed yet
 } cabi_delivery_t;
 
 //  An agent queue: ready deliveries and the consumers that share them.
@@ -377,6 +376,7 @@ typedef struct {
     cabi_peer_t *last_peer;                 //  The last one cabi_broker_peer found (in peers)
     cabi_batch_t *accum;                    //  Being filled
     cabi_batch_t *spare;                    //  Idle (the other one is at the writer)
+    cabi_batch_t *at_writer;                //  Borrowed: the one at the writer, or NULL
     bool writer_busy;
     int64_t dispatched_us;                  //  When the writer last took a batch (monotonic)
     int cut_timer;                          //  timerfd ending a held batch's gap, or -1
@@ -412,8 +412,6 @@ typedef struct {
     size_t at_sender;                       //  Jobs at the sender
     zlistx_t *sender_wait;                  //  cabi_delivery_t READY for the sender
     zhashx_t *deliveries;                   //  id -> cabi_delivery_t (owned)
-    zhashx_t *settling;                     //  id -> count of uncommitted updates of
-                                            //  deliveries no longer held
     cabi_delivery_t **heap;                 //  Timer heap by due_ms
     size_t heap_count, heap_capacity;
     zhashx_t *queues;                       //  name -> cabi_queue_t (owned)
@@ -470,8 +468,8 @@ cab_status_t
 void
     cabi_delivery_teardown (cabi_broker_t *self);
 
-//  A batch committed (or failed): create the deliveries of its routes,
-//  settle its updates.
+//  A batch committed (or failed): create the deliveries of its routes;
+//  the updates of a failed one go again with the next batch.
 void
     cabi_delivery_committed (cabi_broker_t *self, cabi_batch_t *batch);
 
@@ -509,13 +507,13 @@ void
 bool
     cabi_delivery_window_full (cabi_broker_t *self);
 
-//  True while id has state changes not committed yet and is not held.
+//  The ids of the delivery state changes not committed yet (in the filling
+//  batch and in the one at the writer), ascending, in *ids_p (NULL when
+//  there are none; the caller frees it) and their number in *count_p.
+//  A pass skips their rows: what the store holds of them is stale. False
+//  when out of memory.
 bool
-    cabi_delivery_settling (cabi_broker_t *self, int64_t id);
-
-//  id (not held) has count more state changes not committed yet.
-void
-    cabi_delivery_settle_add (cabi_broker_t *self, int64_t id, int count);
+    cabi_delivery_unsettled (cabi_broker_t *self, int64_t **ids_p, size_t *count_p);
 
 //  Hold a PENDING delivery in memory (rules referenced, text referenced,
 //  replay copied). Returns it, or NULL when out of memory.
@@ -601,6 +599,10 @@ cab_status_t
 //  copied, not freed). NULL when out of memory.
 zhashx_t *
     cabi_id_table (void);
+
+//  qsort/bsearch order of two int64_t ids.
+int
+    cabi_id_order (const void *a, const void *b);
 
 //  The "delivery" object of STATUS-REPLY. New reference.
 json_t *

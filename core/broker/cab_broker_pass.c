@@ -5,8 +5,9 @@
     A pass reads PENDING deliveries back from the store (on the broker's
     read-only handle), by ascending id, a chunk per turn of the loop and
     only while the window of deliveries in memory has room: first the ids
-    (skipping those held, settling, not due yet, or for a queue without
-    room), then those rows with their events. Passes resume the deliveries
+    (skipping those held, those with a change not committed yet, those not
+    due yet, and those for a queue without room), then those rows with
+    their events. Passes resume the deliveries
     after a restart and bring back those left in the store when the window
     was full, parked for a long backoff, redriven, or waiting for a
     consumer. See cab_broker_delivery.c.
@@ -34,6 +35,13 @@ static int
 s_id_compare (const void *a, const void *b)
 {
     return a < b ? -1 : a > b ? 1 : 0;
+}
+
+int
+cabi_id_order (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 zhashx_t *
@@ -71,6 +79,8 @@ typedef struct {
     int64_t ids[CABI_PASS_ROWS];
     size_t id_count;
     size_t room;
+    int64_t *unsettled;  //  cabi_delivery_unsettled
+    size_t unsettled_count;
 } s_pass_t;
 
 //  First look (no text): which rows to read back.
@@ -81,7 +91,9 @@ s_pass_look (const cab_delivery_record_t *record, void *arg)
     cabi_broker_t *self = pass->self;
     pass->rows++;
     pass->last_id = record->id;
-    if (cabi_delivery_find (self, record->id) || cabi_delivery_settling (self, record->id))
+    if (cabi_delivery_find (self, record->id) ||
+        (pass->unsettled_count && bsearch (&record->id, pass->unsettled, pass->unsettled_count,
+                                           sizeof *pass->unsettled, cabi_id_order)))
         return 0;
     if (record->next_ms > pass->now + CABI_PASS_AHEAD_MS) {
         if (self->reload_min_next == 0 || record->next_ms < self->reload_min_next)
@@ -124,8 +136,8 @@ s_pass_take (const cab_delivery_record_t *record, void *arg)
         cab_error_t error;
         cab_error_clear (&error);
         if (cabi_batch_add_update (self->accum, record->id, CAB_DELIVERY_DEAD, record->attempts, 0,
-                                   "standard", "rule removed") == 0)
-            cabi_delivery_settle_add (self, record->id, 1);
+                                   "standard", "rule removed") != 0)
+            zsys_error ("cabruca-broker: out of memory recording delivery %" PRId64, record->id);
         self->dead_lettered++;
         cabi_delivery_notice (self, record->text, record->length, record->rule, record->target,
                               "standard", "TARGET_REJECTED", record->attempts, "rule removed");
@@ -156,7 +168,8 @@ cabi_pass_step (cabi_broker_t *self, int64_t now)
         self->reload_passes++;
     }
     s_pass_t *pass = (s_pass_t *)calloc (1, sizeof *pass);
-    if (!pass) {
+    if (!pass || !cabi_delivery_unsettled (self, &pass->unsettled, &pass->unsettled_count)) {
+        free (pass);
         self->reload_at = now + CABI_PASS_RETRY_MS;
         return;
     }
@@ -197,6 +210,7 @@ cabi_pass_step (cabi_broker_t *self, int64_t now)
             self->reload_at =
                 self->reload_min_next ? self->reload_min_next - CABI_PASS_AHEAD_MS : 0;
     }
+    free (pass->unsettled);
     free (pass);
 }
 
@@ -372,14 +386,13 @@ cabi_delivery_setup (cabi_broker_t *self, cab_error_t *error)
     self->match_capacity = CAB_RULES_MAX + 1000;
     self->matches = (size_t *)calloc (self->match_capacity, sizeof (size_t));
     self->deliveries = cabi_id_table ();
-    self->settling = cabi_id_table ();
     self->queues = zhashx_new ();
     self->orphans = zhashx_new ();
     self->sender_wait = zlistx_new ();
     self->notices = zlistx_new ();
     self->heap_capacity = config->max_pending_in_memory;
     self->heap = (cabi_delivery_t **)calloc (self->heap_capacity, sizeof *self->heap);
-    if (!self->matches || !self->deliveries || !self->settling || !self->queues || !self->orphans ||
+    if (!self->matches || !self->deliveries || !self->queues || !self->orphans ||
         !self->sender_wait || !self->notices || !self->heap)
         return cab_error_set (error, CAB_ERR_NOMEM, NULL, "out of memory");
     zhashx_set_destructor (self->queues, cabi_queue_destroy);
@@ -415,13 +428,11 @@ cabi_delivery_teardown (cabi_broker_t *self)
         zlistx_t *all = zhashx_values (self->deliveries);
         for (cabi_delivery_t *d = all ? (cabi_delivery_t *)zlistx_first (all) : NULL; d;
              d = (cabi_delivery_t *)zlistx_next (all)) {
-            d->updates = 0;
             cabi_delivery_release (self, d);
         }
         zlistx_destroy (&all);
     }
     zhashx_destroy (&self->deliveries);
-    zhashx_destroy (&self->settling);
     zlistx_destroy (&self->sender_wait);
     zlistx_destroy (&self->notices);
     zhashx_destroy (&self->orphans);
