@@ -158,15 +158,14 @@ cabi_delivery_unsettled (cabi_broker_t *self, int64_t **ids_p, size_t *count_p)
     return true;
 }
 
-//  Record a state change of d in the filling batch.
-static void
-s_update (cabi_broker_t *self, cabi_delivery_t *d, cab_delivery_state_t state, int attempts,
-          int64_t next_ms, const char *dlq, const char *error)
+void
+cabi_delivery_record (cabi_broker_t *self, int64_t id, cab_delivery_state_t state, int attempts,
+                      int64_t next_ms, const char *dlq, const char *error)
 {
-    if (cabi_batch_add_update (self->accum, d->id, state, attempts, next_ms, dlq, error) != 0) {
-        //  The store keeps the old row: at worst a duplicate after a restart.
-        zsys_error ("cabruca-broker: out of memory recording delivery %" PRId64, d->id);
-    }
+    //  Out of memory, the store keeps the old row: at worst a duplicate
+    //  after a restart.
+    if (cabi_batch_add_update (self->accum, id, state, attempts, next_ms, dlq, error) != 0)
+        zsys_error ("cabruca-broker: out of memory recording delivery %" PRId64, id);
 }
 
 //  Forget a delivery held in memory (detached from lists by the caller).
@@ -284,7 +283,7 @@ cabi_delivery_dead (cabi_broker_t *self, cabi_delivery_t *d, const char *reason,
                     int attempts)
 {
     const char *dlq = cab_dlq_name (d->target->dlq);
-    s_update (self, d, CAB_DELIVERY_DEAD, attempts, 0, dlq, error ? error : reason);
+    cabi_delivery_record (self, d->id, CAB_DELIVERY_DEAD, attempts, 0, dlq, error ? error : reason);
     self->dead_lettered++;
     zsys_info ("cabruca-broker: delivery %" PRId64 " (%s/%s) dead-lettered in %s after %d "
                "attempts: %s",
@@ -506,7 +505,7 @@ cabi_delivery_schedule (cabi_broker_t *self, cabi_delivery_t *d, int64_t next_ms
 void
 cabi_delivery_succeeded (cabi_broker_t *self, cabi_delivery_t *d)
 {
-    s_update (self, d, CAB_DELIVERY_DONE, d->attempts + 1, 0, NULL, NULL);
+    cabi_delivery_record (self, d->id, CAB_DELIVERY_DONE, d->attempts + 1, 0, NULL, NULL);
     self->delivered++;
     cabi_delivery_release (self, d);
 }
@@ -532,7 +531,7 @@ cabi_delivery_failed (cabi_broker_t *self, cabi_delivery_t *d, const char *error
     self->retried++;
     d->attempts = attempts;
     int64_t next_ms = at_once ? now : now + s_backoff (self, attempts);
-    s_update (self, d, CAB_DELIVERY_PENDING, attempts, next_ms, NULL, error);
+    cabi_delivery_record (self, d->id, CAB_DELIVERY_PENDING, attempts, next_ms, NULL, error);
     cabi_delivery_schedule (self, d, next_ms);
 }
 
@@ -612,9 +611,7 @@ cabi_delivery_committed (cabi_broker_t *self, cabi_batch_t *batch)
         //  state: at worst a delivery is made again after the restart).
         for (size_t index = 0; index < batch->update_count && !self->terminating; index++) {
             cab_delivery_update_t *u = &batch->updates[index];
-            if (cabi_batch_add_update (self->accum, u->id, u->state, u->attempts, u->next_ms,
-                                       u->dlq, u->error) != 0)
-                zsys_error ("cabruca-broker: out of memory recording delivery %" PRId64, u->id);
+            cabi_delivery_record (self, u->id, u->state, u->attempts, u->next_ms, u->dlq, u->error);
         }
         if (batch->routes.count)
             cabi_control_replay_committed (self, batch->routes.count, batch->status);

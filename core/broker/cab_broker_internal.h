@@ -515,6 +515,12 @@ bool
 bool
     cabi_delivery_unsettled (cabi_broker_t *self, int64_t **ids_p, size_t *count_p);
 
+//  Record a state change of delivery id in the filling batch (strings
+//  copied); out of memory, it is logged and the store keeps the old row.
+void
+    cabi_delivery_record (cabi_broker_t *self, int64_t id, cab_delivery_state_t state,
+                          int attempts, int64_t next_ms, const char *dlq, const char *error);
+
 //  Hold a PENDING delivery in memory (rules referenced, text referenced,
 //  replay copied). Returns it, or NULL when out of memory.
 cabi_delivery_t *

@@ -7,10 +7,10 @@
     only while the window of deliveries in memory has room: first the ids
     (skipping those held, those with a change not committed yet, those not
     due yet, and those for a queue without room), then those rows with
-    their events. Passes resume the deliveries
-    after a restart and bring back those left in the store when the window
-    was full, parked for a long backoff, redriven, or waiting for a
-    consumer. See cab_broker_delivery.c.
+    their events. Passes resume the deliveries after a restart and bring
+    back those left in the store when the window was full, parked for a
+    long backoff, redriven, or waiting for a consumer. See
+    cab_broker_delivery.c.
     =========================================================================
 */
 #include "cab_broker_internal.h"
@@ -133,11 +133,8 @@ s_pass_take (const cab_delivery_record_t *record, void *arg)
         return 0;  //  Its event is gone (cannot happen: the sweep keeps it)
     if (!target) {
         //  Its rule was removed while it waited in the store.
-        cab_error_t error;
-        cab_error_clear (&error);
-        if (cabi_batch_add_update (self->accum, record->id, CAB_DELIVERY_DEAD, record->attempts, 0,
-                                   "standard", "rule removed") != 0)
-            zsys_error ("cabruca-broker: out of memory recording delivery %" PRId64, record->id);
+        cabi_delivery_record (self, record->id, CAB_DELIVERY_DEAD, record->attempts, 0, "standard",
+                              "rule removed");
         self->dead_lettered++;
         cabi_delivery_notice (self, record->text, record->length, record->rule, record->target,
                               "standard", "TARGET_REJECTED", record->attempts, "rule removed");
